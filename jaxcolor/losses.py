@@ -1,0 +1,58 @@
+"""Losses of both seeds: adversarial (vanilla or LSGAN), L1, guide L1, VGG16 feature, TV."""
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from jaxcolor.models import vgg
+
+
+def d_adversarial(kind: str, real_logits, fake_logits, real_label: float = 1.0):
+  """Discriminator loss on PatchGAN logit maps; `real_label` < 1 is one-sided smoothing."""
+  real_t = jnp.full_like(real_logits, real_label)
+  fake_t = jnp.zeros_like(fake_logits)
+  if kind == "vanilla":
+    return 0.5 * (optax.sigmoid_binary_cross_entropy(real_logits, real_t).mean() +
+                  optax.sigmoid_binary_cross_entropy(fake_logits, fake_t).mean())
+  if kind == "lsgan":
+    return 0.5 * (jnp.mean((real_logits - real_t) ** 2) + jnp.mean((fake_logits - fake_t) ** 2))
+  raise ValueError(f"loss.gan must be 'vanilla' or 'lsgan', not {kind!r}")
+
+
+def g_adversarial(kind: str, fake_logits):
+  ones = jnp.ones_like(fake_logits)
+  if kind == "vanilla":
+    return optax.sigmoid_binary_cross_entropy(fake_logits, ones).mean()
+  if kind == "lsgan":
+    return jnp.mean((fake_logits - ones) ** 2)
+  raise ValueError(f"loss.gan must be 'vanilla' or 'lsgan', not {kind!r}")
+
+
+def l1(a, b):
+  return jnp.mean(jnp.abs(a - b))
+
+
+def grayscale(rgb):
+  """ITU-R 601 luma, keeping a trailing channel axis."""
+  w = jnp.asarray([0.299, 0.587, 0.114], rgb.dtype)
+  return jnp.sum(rgb * w, axis=-1, keepdims=True)
+
+
+def total_variation(x):
+  """Mean squared difference between neighbouring pixels."""
+  dh = x[:, 1:, :, :] - x[:, :-1, :, :]
+  dw = x[:, :, 1:, :] - x[:, :, :-1, :]
+  return jnp.mean(dh ** 2) + jnp.mean(dw ** 2)
+
+
+def feature_loss(vgg_params, fake, real, layers, dtype=jnp.float32):
+  """Mean over `layers` of the mean squared difference of frozen VGG16 features."""
+  net = vgg.VGG16Features(dtype=dtype)
+  both = net.apply({"params": vgg_params}, jnp.concatenate([fake, real], axis=0),
+                   layers=tuple(layers))
+  n = fake.shape[0]
+  total = 0.0
+  for name in layers:
+    f = both[name].astype(jnp.float32)
+    total = total + jnp.mean((f[:n] - jax.lax.stop_gradient(f[n:])) ** 2)
+  return total / len(layers)

@@ -1,0 +1,137 @@
+"""Building blocks shared by the generators and the discriminator (NHWC)."""
+
+import math
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+Dtype = Any
+
+
+def num_groups(channels: int, max_groups: int) -> int:
+  """The largest divisor of `channels` not above `max_groups` (GroupNorm(32) on narrow layers)."""
+  g = max(1, min(max_groups, channels))
+  while channels % g:
+    g -= 1
+  return g
+
+
+def group_norm(channels: int, max_groups: int, dtype: Dtype, name=None) -> nn.GroupNorm:
+  return nn.GroupNorm(num_groups=num_groups(channels, max_groups), epsilon=1e-5,
+                      dtype=dtype, param_dtype=jnp.float32, name=name)
+
+
+def conv(features: int, kernel: int, dtype: Dtype, *, use_bias: bool = False, stride: int = 1,
+         padding="SAME", name=None) -> nn.Conv:
+  # PyTorch-style fan-in uniform init keeps activations in range without batch norm.
+  return nn.Conv(features, (kernel, kernel), strides=(stride, stride), padding=padding,
+                 use_bias=use_bias, dtype=dtype, param_dtype=jnp.float32,
+                 kernel_init=nn.initializers.variance_scaling(1 / 3, "fan_in", "uniform"),
+                 name=name)
+
+
+def max_pool_3x3(x: jax.Array) -> jax.Array:
+  """3x3 max-pool, stride 2, padding 1 (the palette family's down-sampling)."""
+  return nn.max_pool(x, (3, 3), strides=(2, 2), padding=((1, 1), (1, 1)))
+
+
+def upsample_nearest(x: jax.Array) -> jax.Array:
+  """Nearest-neighbour x2, as a broadcast (cheaper than jax.image.resize)."""
+  b, h, w, c = x.shape
+  x = jnp.broadcast_to(x[:, :, None, :, None, :], (b, h, 2, w, 2, c))
+  return x.reshape(b, 2 * h, 2 * w, c)
+
+
+def max_pool_with_indices(x: jax.Array):
+  """2x2 max-pool returning the pooled map and the argmax position (0..3) of each window."""
+  b, h, w, c = x.shape
+  win = x.reshape(b, h // 2, 2, w // 2, 2, c).transpose(0, 1, 3, 5, 2, 4)
+  win = win.reshape(b, h // 2, w // 2, c, 4)
+  idx = jnp.argmax(win, axis=-1)
+  return jnp.max(win, axis=-1), idx
+
+
+def max_unpool(x: jax.Array, idx: jax.Array) -> jax.Array:
+  """Inverse of `max_pool_with_indices`: each value goes back to its window's argmax, zeros elsewhere."""
+  b, h, w, c = x.shape
+  onehot = jax.nn.one_hot(idx, 4, dtype=x.dtype)  # (b, h, w, c, 4)
+  win = (x[..., None] * onehot).reshape(b, h, w, c, 2, 2).transpose(0, 1, 4, 2, 5, 3)
+  return win.reshape(b, 2 * h, 2 * w, c)
+
+
+class ResidualBlock(nn.Module):
+  """conv3x3 -> GN -> ReLU -> conv3x3 -> GN, plus a shortcut, ReLU, optional resampling.
+
+  The 1x1 shortcut (conv + GN) exists only when the widths differ.
+  """
+  features: int
+  norm_groups: int = 32
+  sample: str | None = None  # None | "down" (3x3 max-pool) | "up" (nearest x2)
+  dtype: Dtype = jnp.float32
+
+  @nn.compact
+  def __call__(self, x):
+    residual = x
+    if x.shape[-1] != self.features:
+      residual = conv(self.features, 1, self.dtype, name="shortcut_conv")(x)
+      residual = group_norm(self.features, self.norm_groups, self.dtype, "shortcut_norm")(residual)
+    y = conv(self.features, 3, self.dtype, name="conv1")(x)
+    y = nn.relu(group_norm(self.features, self.norm_groups, self.dtype, "norm1")(y))
+    y = conv(self.features, 3, self.dtype, name="conv2")(y)
+    y = group_norm(self.features, self.norm_groups, self.dtype, "norm2")(y)
+    y = nn.relu(y + residual)
+    if self.sample == "down":
+      y = max_pool_3x3(y)
+    elif self.sample == "up":
+      y = upsample_nearest(y)
+    elif self.sample is not None:
+      raise ValueError(f"unknown sample mode {self.sample!r}")
+    return y
+
+
+class AttentionGate(nn.Module):
+  """Additive attention gate (Oktay et al. 2018): scales the skip `x` by a map computed from `g`."""
+  inter_features: int
+  norm_groups: int = 32
+  dtype: Dtype = jnp.float32
+
+  @nn.compact
+  def __call__(self, g, x):
+    g1 = conv(self.inter_features, 1, self.dtype, use_bias=True, name="gate_conv")(g)
+    g1 = group_norm(self.inter_features, self.norm_groups, self.dtype, "gate_norm")(g1)
+    x1 = conv(self.inter_features, 1, self.dtype, use_bias=True, name="skip_conv")(x)
+    x1 = group_norm(self.inter_features, self.norm_groups, self.dtype, "skip_norm")(x1)
+    psi = conv(1, 1, self.dtype, use_bias=True, name="psi_conv")(nn.relu(g1 + x1))
+    # Instance norm of the one-channel map, without affine parameters.
+    psi = nn.GroupNorm(num_groups=1, use_scale=False, use_bias=False, dtype=self.dtype,
+                       name="psi_norm")(psi)
+    return x * nn.sigmoid(psi)
+
+
+class NoiseInjection(nn.Module):
+  """x + w[c] * n with n ~ N(0, 1) of shape (B, H, W, 1); w starts at zero.
+
+  `mode="random"` draws n from the caller's `noise` PRNG stream; `mode="zero"`
+  is the deterministic inference path (n = 0).
+  """
+  mode: str = "random"
+
+  @nn.compact
+  def __call__(self, x):
+    w = self.param("weight", nn.initializers.zeros, (x.shape[-1],), jnp.float32)
+    if self.mode == "zero":
+      return x
+    if self.mode != "random":
+      raise ValueError(f"unknown noise mode {self.mode!r}")
+    n = jax.random.normal(self.make_rng("noise"), x.shape[:-1] + (1,), jnp.float32)
+    return x + (w * n).astype(x.dtype)
+
+
+def check_divisible(h: int, w: int, stride: int, what: str = "input"):
+  if h % stride or w % stride:
+    raise ValueError(
+        f"{what} size {h}x{w} is not divisible by the model's stride {stride}: "
+        f"pad or resize to a multiple of {stride} (e.g. "
+        f"{math.ceil(h / stride) * stride}x{math.ceil(w / stride) * stride})")

@@ -1,0 +1,502 @@
+"""GAN training: one jitted, pmapped step; Orbax checkpoints; exact resume.
+
+Read top to bottom: 1. state, 2. the step, 3. evaluation, 4. the loop
+(`train_and_evaluate(config, workdir)`).
+
+Randomness is a pure function of (config.seed, step, device): the step folds
+the step number into the seed key, then the device index, then a stream id
+(noise injection, dropout, image pool). A resumed run draws the same numbers.
+"""
+
+import json
+import logging
+import math
+import os
+import platform
+import signal
+import subprocess
+import sys
+import time
+from typing import Any
+
+import flax
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from jaxcolor import checkpoint as ckpt_lib
+from jaxcolor import config_utils
+from jaxcolor import logger as logger_lib
+from jaxcolor import losses
+from jaxcolor import metrics as metrics_lib
+from jaxcolor import models
+from jaxcolor.errors import UserError
+
+log = logging.getLogger(__name__)
+
+AXIS = "batch"
+_NOISE, _DROPOUT, _POOL = 0, 1, 2
+
+
+class TrainingDiverged(UserError):
+  """A loss became NaN or inf."""
+
+
+# --------------------------------------------------------------------------
+# 1. State.
+
+
+@flax.struct.dataclass
+class TrainState:
+  step: jax.Array
+  g_params: Any
+  d_params: Any
+  spectral: Any  # power-iteration vectors of spectral norm
+  g_opt_state: Any
+  d_opt_state: Any
+  pool_images: jax.Array  # (pool_size, H, W, C_in + 3): past (condition, fake) pairs
+  pool_count: jax.Array
+
+
+def make_optimizers(config):
+  o = config.optim
+
+  def adam(lr):
+    tx = optax.adam(lr, b1=o.b1, b2=o.b2)
+    if o.grad_clip and o.grad_clip > 0:
+      tx = optax.chain(optax.clip_by_global_norm(o.grad_clip), tx)
+    return tx
+
+  return adam(o.g_lr), adam(o.d_lr)
+
+
+def pool_dtype(config):
+  return models.compute_dtype(config.model.dtype)
+
+
+def create_train_state(config, key) -> TrainState:
+  """Host-side initial state (one copy, not yet replicated)."""
+  g_key, d_key = jax.random.split(key)
+  size = config.image_size
+  g_params = models.init_generator(config.model, g_key, size)
+  d_params, spectral = models.init_discriminator(config.model, d_key, size)
+  tx_g, tx_d = make_optimizers(config)
+  channels = models.input_channels(config.model.hint) + 3
+  pool = jnp.zeros((config.image_pool_size, size, size, channels), pool_dtype(config))
+  return TrainState(step=jnp.zeros((), jnp.int32), g_params=g_params, d_params=d_params,
+                    spectral=spectral, g_opt_state=tx_g.init(g_params),
+                    d_opt_state=tx_d.init(d_params), pool_images=pool,
+                    pool_count=jnp.zeros((), jnp.int32))
+
+
+def replicate(tree):
+  """One copy per local device, in the layout pmap returns."""
+  n = jax.local_device_count()
+  stacked = jax.tree_util.tree_map(lambda x: np.broadcast_to(np.asarray(x), (n,) + np.shape(x)),
+                                   tree)
+  return jax.pmap(lambda t: t)(stacked)
+
+
+def unreplicate(tree):
+  """The first device's copy, as host numpy arrays."""
+  return jax.tree_util.tree_map(lambda x: np.asarray(x.addressable_shards[0].data)[0], tree)
+
+
+# --------------------------------------------------------------------------
+# 2. The step.
+
+
+def _pool_query(images, count, items, key):
+  """Image pool of past fakes (Shrivastava et al.; CycleGAN): per device.
+
+  Until the pool is full each item is stored and passed through; then with
+  probability 0.5 an item is swapped for a random stored one.
+  """
+  size = images.shape[0]
+  outs = []
+  for i in range(items.shape[0]):
+    k_swap, k_idx = jax.random.split(jax.random.fold_in(key, i))
+    item = items[i].astype(images.dtype)
+    not_full = count < size
+    swap = jnp.logical_and(~not_full, jax.random.uniform(k_swap) < 0.5)
+    j = jax.random.randint(k_idx, (), 0, size)
+    slot = jnp.where(not_full, count, j)
+    stored = images[slot]
+    write = jnp.logical_or(not_full, swap)
+    images = images.at[slot].set(jnp.where(write, item, stored))
+    outs.append(jnp.where(swap, stored, item))
+    count = jnp.minimum(count + 1, size)
+  return images, count, jnp.stack(outs).astype(items.dtype)
+
+
+def make_train_step(config, gen, disc, tx_g, tx_d):
+  """The per-device step; wrap it in jax.pmap(axis_name=AXIS)."""
+  m, l = config.model, config.loss
+  feature_layers = tuple(l.feature_layers)
+  vgg_dtype = models.compute_dtype(m.dtype)
+
+  def step_fn(state: TrainState, batch, vgg_params):
+    key = jax.random.fold_in(jax.random.key(config.seed), state.step)
+    key = jax.random.fold_in(key, jax.lax.axis_index(AXIS))
+    rngs = {"noise": jax.random.fold_in(key, _NOISE),
+            "dropout": jax.random.fold_in(key, _DROPOUT)}
+    x = models.generator_input(m.hint, batch["sketch"], batch["hint"])
+    real = batch["image"]
+
+    # The generator runs forward once; both updates use this one forward.
+    def g_forward(p):
+      return gen.apply({"params": p}, x, train=True, with_guides=True, rngs=rngs)
+
+    (fake, guides), g_vjp = jax.vjp(g_forward, state.g_params)  # guides: {} unless histogram
+
+    pool_images, pool_count = state.pool_images, state.pool_count
+    d_cond, d_fake = x, fake
+    if config.image_pool_size > 0:
+      pool_images, pool_count, pooled = _pool_query(
+          pool_images, pool_count, jnp.concatenate([x, fake], -1),
+          jax.random.fold_in(key, _POOL))
+      d_cond, d_fake = pooled[..., :x.shape[-1]], pooled[..., x.shape[-1]:]
+    d_fake = jax.lax.stop_gradient(d_fake)
+
+    def d_loss_fn(d_params):
+      p, new_spectral = models.normalized_discriminator_params(m, d_params, state.spectral,
+                                                               update=True)
+      # Real and fake in one call: GroupNorm is per example, so nothing mixes.
+      logits = disc.apply({"params": p}, jnp.concatenate([x, d_cond]),
+                          jnp.concatenate([real, d_fake]))
+      real_logits, fake_logits = jnp.split(logits, 2)
+      loss = losses.d_adversarial(l.gan, real_logits, fake_logits, l.real_label)
+      return loss, (new_spectral, real_logits.mean(), fake_logits.mean())
+
+    (d_loss, (spectral, d_real, d_fake_score)), d_grads = jax.value_and_grad(
+        d_loss_fn, has_aux=True)(state.d_params)
+
+    d_for_g, _ = models.normalized_discriminator_params(m, state.d_params, spectral,
+                                                        update=False)
+    d_for_g = jax.lax.stop_gradient(d_for_g)
+
+    def g_loss_fn(fake, guides):
+      adv = losses.g_adversarial(l.gan, disc.apply({"params": d_for_g}, x, fake))
+      rec = losses.l1(fake, real)
+      parts = {"g_adv": adv, "g_l1": rec}
+      content = rec
+      if guides:
+        parts["g_guide_gray"] = losses.l1(guides["gray"], losses.grayscale(real))
+        parts["g_guide_color"] = losses.l1(guides["color"], real)
+        content = (content + l.guide_gray * parts["g_guide_gray"] +
+                   l.guide_color * parts["g_guide_color"])
+      total = adv + l.l1 * content
+      if l.feature > 0:
+        parts["g_feature"] = losses.feature_loss(vgg_params, fake, real, feature_layers,
+                                                 vgg_dtype)
+        total = total + l.feature * parts["g_feature"]
+      if l.tv > 0:
+        parts["g_tv"] = losses.total_variation(fake)
+        total = total + l.tv * parts["g_tv"]
+      return total, parts
+
+    (g_loss, g_parts), cotangents = jax.value_and_grad(
+        g_loss_fn, argnums=(0, 1), has_aux=True)(fake, guides)
+    (g_grads,) = g_vjp(cotangents)
+
+    g_grads = jax.lax.pmean(g_grads, AXIS)
+    d_grads = jax.lax.pmean(d_grads, AXIS)
+    g_updates, g_opt_state = tx_g.update(g_grads, state.g_opt_state, state.g_params)
+    d_updates, d_opt_state = tx_d.update(d_grads, state.d_opt_state, state.d_params)
+    new_state = state.replace(
+        step=state.step + 1,
+        g_params=optax.apply_updates(state.g_params, g_updates),
+        d_params=optax.apply_updates(state.d_params, d_updates),
+        spectral=spectral, g_opt_state=g_opt_state, d_opt_state=d_opt_state,
+        pool_images=pool_images, pool_count=pool_count)
+    scalars = {"g_loss": g_loss, "d_loss": d_loss, "d_real": d_real, "d_fake": d_fake_score,
+               "g_grad_norm": optax.global_norm(g_grads),
+               "d_grad_norm": optax.global_norm(d_grads), **g_parts}
+    return new_state, jax.lax.pmean(scalars, AXIS)
+
+  return step_fn
+
+
+def make_p_train_step(config, gen, disc):
+  tx_g, tx_d = make_optimizers(config)
+  step_fn = make_train_step(config, gen, disc, tx_g, tx_d)
+  return jax.pmap(step_fn, axis_name=AXIS, donate_argnums=(0,))
+
+
+# --------------------------------------------------------------------------
+# 3. Evaluation.
+
+
+def make_p_eval_step(config, gen):
+  """Deterministic (zero-noise) outputs and per-image L1 / PSNR / SSIM."""
+
+  def eval_fn(g_params, batch):
+    x = models.generator_input(config.model.hint, batch["sketch"], batch["hint"])
+    out = gen.apply({"params": g_params}, x, noise_mode="zero")
+    real = batch["image"]
+    per_image = {"l1": jnp.mean(jnp.abs(out - real), axis=(1, 2, 3)),
+                 "psnr": metrics_lib.psnr(out, real), "ssim": metrics_lib.ssim(out, real)}
+    return out, per_image
+
+  return jax.pmap(eval_fn, axis_name=AXIS)
+
+
+def evaluate_batches(p_eval, g_params, batches):
+  """Masked means over fixed validation batches; also returns the first outputs."""
+  sums, count, first = {}, 0.0, None
+  for batch in batches:
+    mask = batch["mask"]
+    out, per_image = p_eval(g_params, {k: v for k, v in batch.items() if k != "mask"})
+    per_image = jax.device_get(per_image)
+    if first is None:
+      first = np.asarray(out).reshape((-1,) + out.shape[2:])
+    for k, v in per_image.items():
+      sums[k] = sums.get(k, 0.0) + float(np.sum(np.asarray(v) * mask))
+    count += float(mask.sum())
+  return {f"val_{k}": v / max(count, 1.0) for k, v in sums.items()}, first
+
+
+# --------------------------------------------------------------------------
+# 4. The loop.
+
+
+def data_dir_of(config) -> str:
+  return (config.data.data_dir or os.environ.get("JAXCOLOR_DATA_DIR") or
+          os.path.expanduser("~/jaxcolor_datasets"))
+
+
+def ensure_dataset(config, data_dir):
+  """synthetic_cels is built on demand; the others must be built by the user first."""
+  from jaxcolor.data import builders  # pylint: disable=g-import-not-at-top
+  if config.data.name == "synthetic_cels":
+    kwargs = dict(config.data.builder_kwargs.to_dict()) if config.data.builder_kwargs else {}
+    if jax.process_index() == 0:
+      builders.build_dataset("synthetic_cels", data_dir, **kwargs)
+    _sync("dataset_built")
+
+
+def _sync(name):
+  if jax.process_count() > 1:
+    from jax.experimental import multihost_utils  # pylint: disable=g-import-not-at-top
+    multihost_utils.sync_global_devices(name)
+
+
+def _git_commit():
+  try:
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    out = subprocess.run(["git", "-C", root, "rev-parse", "HEAD"], capture_output=True,
+                         text=True, timeout=5, check=False)
+    dirty = subprocess.run(["git", "-C", root, "status", "--porcelain"], capture_output=True,
+                           text=True, timeout=5, check=False)
+    return out.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "") or None
+  except (OSError, subprocess.SubprocessError):
+    return None
+
+
+def write_run_info(config, workdir):
+  from importlib import metadata  # pylint: disable=g-import-not-at-top
+  versions = {}
+  for pkg in ("jax", "jaxlib", "flax", "optax", "orbax-checkpoint", "grain", "numpy",
+              "tensorflow-datasets", "scikit-learn", "pillow", "ml-collections"):
+    try:
+      versions[pkg] = metadata.version(pkg)
+    except metadata.PackageNotFoundError:
+      versions[pkg] = None
+  info = {"seed": config.seed, "git_commit": _git_commit(), "python": sys.version.split()[0],
+          "platform": platform.platform(), "packages": versions,
+          "devices": [str(d) for d in jax.devices()], "process_count": jax.process_count(),
+          "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+  os.makedirs(workdir, exist_ok=True)
+  with open(os.path.join(workdir, "config.json"), "w") as f:
+    f.write(config_utils.to_json(config))
+  with open(os.path.join(workdir, "run_info.json"), "w") as f:
+    json.dump(info, f, indent=2)
+
+
+class _StopSignal:
+  """SIGTERM / SIGINT ask the loop to save and stop at the next step boundary."""
+
+  def __init__(self):
+    self.received = None
+    self._previous = {}
+
+  def __enter__(self):
+    for sig in (signal.SIGTERM, signal.SIGINT):
+      try:
+        self._previous[sig] = signal.signal(sig, self._handle)
+      except ValueError:  # not the main thread: leave signals alone
+        pass
+    return self
+
+  def _handle(self, signum, frame):
+    del frame
+    if self.received is not None and signum == signal.SIGINT:
+      raise KeyboardInterrupt  # a second Ctrl-C stops at once
+    self.received = signal.Signals(signum).name
+
+  def __exit__(self, *exc):
+    for sig, handler in self._previous.items():
+      signal.signal(sig, handler)
+
+
+def _check_finite(step, scalars, last_good):
+  for name, value in scalars.items():
+    if not math.isfinite(float(value)):
+      raise TrainingDiverged(
+          f"step {step}: {name} is {float(value)}; stopped without saving "
+          f"(last good checkpoint: {last_good if last_good is not None else 'none'})")
+
+
+def num_train_steps(config, train_size: int) -> int:
+  if config.num_train_steps and config.num_train_steps > 0:
+    return int(config.num_train_steps)
+  if not config.num_epochs:
+    raise UserError("set config.num_train_steps or config.num_epochs")
+  global_batch = config.per_device_batch_size * jax.device_count()
+  return int(config.num_epochs) * (train_size // global_batch)
+
+
+def _vgg_params(config):
+  if config.loss.feature <= 0:
+    return {}
+  from jaxcolor.models import vgg  # pylint: disable=g-import-not-at-top
+  return vgg.load_vgg16_params(config.loss.vgg_weights or None)
+
+
+def train_and_evaluate(config, workdir: str, *, progress=None) -> dict:
+  """Trains `config` in `workdir`, resuming from its latest checkpoint if any.
+
+  Returns the last logged scalars (host floats), with "step".
+  """
+  from jaxcolor.data import pipeline  # pylint: disable=g-import-not-at-top
+
+  workdir = os.path.abspath(workdir)
+  is_main = jax.process_index() == 0
+  show_progress = config.progress_bar if progress is None else progress
+  if config.image_size % models.model_stride(config.model):
+    raise UserError(f"config.image_size {config.image_size} is not divisible by the model's "
+                    f"stride {models.model_stride(config.model)}")
+  if is_main:
+    write_run_info(config, workdir)
+
+  data_dir = data_dir_of(config)
+  ensure_dataset(config, data_dir)
+  train_iter = pipeline.make_train_loader(
+      config, data_dir=data_dir, process_index=jax.process_index(),
+      process_count=jax.process_count(), local_device_count=jax.local_device_count())
+  eval_batches = pipeline.make_eval_batches(
+      config, data_dir=data_dir, split="val", num_examples=config.num_eval_examples,
+      local_device_count=jax.local_device_count())
+  total_steps = num_train_steps(config, len(pipeline.load_source(config, "train", data_dir)))
+
+  gen = models.make_generator(config.model)
+  disc = models.make_discriminator(config.model)
+  host_state = create_train_state(config, jax.random.key(config.seed))
+  manager = ckpt_lib.make_manager(workdir, config)
+  start_step = 0
+  if manager.latest_step() is not None:
+    host_state, start_step = ckpt_lib.restore_train_state(manager, host_state, train_iter)
+    log.info("resumed from step %d", start_step)
+    state = host_state
+  else:
+    state = replicate(host_state)
+  del host_state
+
+  p_train_step = make_p_train_step(config, gen, disc)
+  p_eval_step = make_p_eval_step(config, gen)
+  vgg_params = replicate(_vgg_params(config))
+  writer = logger_lib.MetricWriter(workdir, enabled=is_main)
+  images_per_step = config.per_device_batch_size * jax.device_count()
+
+  bar = None
+  if show_progress and is_main:
+    from tqdm import tqdm  # pylint: disable=g-import-not-at-top
+    bar = tqdm(total=total_steps, initial=start_step, unit="step", dynamic_ncols=True)
+
+  def save(step, metrics):
+    ckpt_lib.save_train_state(manager, step, state, train_iter, metrics)
+
+  def write_samples(step, outputs):
+    from jaxcolor.data import images  # pylint: disable=g-import-not-at-top
+    b = eval_batches[0]
+    flat = lambda a: a.reshape((-1,) + a.shape[2:])
+    grid = logger_lib.sample_grid(flat(b["sketch"]), flat(b["reference"]), outputs,
+                                  flat(b["image"]))
+    images.save_image(grid, os.path.join(workdir, "samples", f"step_{step:07d}.png"))
+    writer.image(step, "samples", grid)
+
+  def validate(step):
+    val, outputs = evaluate_batches(p_eval_step, state.g_params, eval_batches)
+    writer.scalars(step, val)
+    return val, outputs
+
+  def fetch(step, scalars):
+    host = jax.device_get(jax.tree_util.tree_map(lambda x: x[0], scalars))
+    _check_finite(step, host, last_good)
+    return host
+
+  last = {"step": start_step}
+  last_good = manager.latest_step()
+  saved_step = last_good
+  window_start, window_steps = time.time(), 0
+  step, pending = start_step, None
+  with _StopSignal() as stop:
+    while step < total_steps:
+      try:
+        batch = next(train_iter)
+      except StopIteration:
+        log.warning("the data ran out at step %d", step)
+        break
+      state, scalars = p_train_step(state, batch, vgg_params)
+      step += 1
+      window_steps += 1
+      # The previous step's losses are checked while this one runs: NaN is
+      # caught at the step that made it, without stalling the device.
+      if pending is not None:
+        fetch(*pending)
+      pending = (step, scalars)
+      periodic = {n: step % config[f"{n}_every_steps"] == 0 or step == total_steps
+                  for n in ("log", "sample", "eval", "checkpoint")}
+      stopping = stop.received is not None
+      if periodic["log"]:
+        host = fetch(step, scalars)
+        elapsed = time.time() - window_start
+        host = dict(host, images_per_second=window_steps * images_per_step / elapsed,
+                    seconds_per_step=elapsed / window_steps)
+        writer.scalars(step, host)
+        last.update({k: float(v) for k, v in host.items()})
+        window_start, window_steps = time.time(), 0
+        if bar is not None:
+          bar.set_postfix(g=f"{host['g_loss']:.3f}", d=f"{host['d_loss']:.3f}",
+                          l1=f"{host['g_l1']:.3f}", ips=f"{host['images_per_second']:.1f}")
+      if bar is not None:
+        bar.update(1)
+      if periodic["eval"] or periodic["sample"] or periodic["checkpoint"] or stopping:
+        fetch(step, scalars)
+        pending = None
+        val, outputs = validate(step)
+        last.update(val)
+        if periodic["sample"] and is_main:
+          write_samples(step, outputs)
+        if periodic["checkpoint"] or stopping:
+          save(step, val)
+          last_good = saved_step = step
+      if stopping:
+        manager.wait_until_finished()
+        writer.flush()
+        log.warning("%s: saved step %d; run the same command to resume", stop.received, step)
+        break
+  if pending is not None:
+    fetch(*pending)
+  if bar is not None:
+    bar.close()
+  if saved_step != step and step > start_step:
+    val, _ = validate(step)
+    last.update(val)
+    save(step, val)
+  manager.wait_until_finished()
+  manager.close()
+  writer.close()
+  last["step"] = step
+  return last

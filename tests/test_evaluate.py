@@ -1,0 +1,166 @@
+"""Evaluation on a tiny random model: report keys, finite numbers, baselines, contact sheet."""
+
+import argparse
+import json
+import math
+
+import jax
+import numpy as np
+import pytest
+from PIL import Image
+
+from configs import tiny
+from jaxcolor import evaluate
+from jaxcolor import hints
+from jaxcolor import infer
+from jaxcolor import models
+from jaxcolor.data import builders
+from jaxcolor.data import images
+from jaxcolor.data import synthetic
+from jaxcolor.models import vgg
+
+SIZE = 64
+DATA_KWARGS = {"num_train": 1, "num_val": 4, "resolution": SIZE}
+SELF_METRICS = {"psnr", "ssim", "l1", "vgg_perceptual"}
+
+
+def random_params(model_config):
+  """Random generator params (eval_shape + numpy: no init compile), as in test_infer."""
+  shapes = jax.eval_shape(lambda k: models.init_generator(model_config, k, SIZE),
+                          jax.random.key(0))
+  rng = np.random.default_rng(0)
+
+  def fill(path, leaf):
+    name = path[-1].key
+    if name in ("scale", "weight"):
+      return np.full(leaf.shape, name == "scale", np.float32)
+    if name == "bias":
+      return rng.normal(0, 0.1, leaf.shape).astype(np.float32)
+    return rng.normal(0, 1 / np.sqrt(np.prod(leaf.shape[:-1])), leaf.shape).astype(np.float32)
+
+  return jax.tree_util.tree_map_with_path(fill, shapes)
+
+
+@pytest.fixture(scope="module")
+def colorizer():
+  config = tiny.get_config("palette")
+  config.data.builder_kwargs = dict(DATA_KWARGS)
+  return infer.Colorizer(config, random_params(config.model), step=7, source="fake/workdir")
+
+
+@pytest.fixture(scope="module")
+def vgg_params():
+  return vgg.load_vgg16_params()
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+  d = tmp_path_factory.mktemp("tfds")
+  builders.build_dataset("synthetic_cels", d, workers=0, **DATA_KWARGS)
+  return d
+
+
+def _hand_batches(n=4, per_batch=2):
+  """Batches laid out like pipeline.make_eval_batches (leading axes (1, B)), no mask."""
+  examples = []
+  for i in range(n):
+    color, sketch = synthetic.draw_cel(synthetic.example_seed("val", i), size=SIZE)
+    examples.append({"sketch": images.to_float(sketch)[..., None],
+                     "image": images.to_float(color),
+                     "reference": images.to_float(color),
+                     "hint": hints.colors_to_float(hints.compute_hint("palette", color))})
+  return [{k: np.stack([e[k] for e in examples[s:s + per_batch]])[None] for k in examples[0]}
+          for s in range(0, n, per_batch)]
+
+
+def _all_finite(table):
+  return all(math.isfinite(v) for values in table.values() for v in values.values())
+
+
+def test_evaluate_self_mode(colorizer, vgg_params):
+  result = evaluate.evaluate(colorizer, _hand_batches(), mode="self", vgg_params=vgg_params)
+  assert result["num_examples"] == 4
+  table = result["metrics"]
+  assert set(table) == set(evaluate.METHODS)
+  for values in table.values():
+    assert set(values) == SELF_METRICS
+  assert _all_finite(table)
+  assert -1 <= table["model"]["ssim"] <= 1
+  # The sketch is a fair grey version of a flat cel: closer than random colours would be.
+  assert table["sketch"]["psnr"] > 5
+  assert {k: v.shape for k, v in result["samples"].items()} == {
+      c: (4, SIZE, SIZE, 3) for c in evaluate.SHEET_COLUMNS}
+
+
+def test_as_colorizer(colorizer):
+  assert evaluate.as_colorizer(colorizer) is colorizer
+  made = evaluate.as_colorizer((colorizer.config, colorizer.params))
+  assert isinstance(made, infer.Colorizer) and made.kind == "palette"
+  with pytest.raises(TypeError):
+    evaluate.as_colorizer("nope")
+
+
+def test_evaluate_shuffled_mode_with_mask(colorizer):
+  batches = _hand_batches()
+  batches[1]["mask"] = np.array([[1.0, 0.0]], np.float32)
+  result = evaluate.evaluate(colorizer, batches, mode="shuffled")
+  assert result["num_examples"] == 3
+  assert set(result["metrics"]) == set(evaluate.METHODS) | {"ground_truth"}
+  assert set(result["metrics"]["ground_truth"]) == {"color_hist_dist"}
+  assert set(result["metrics"]["model"]) == {"color_hist_dist", "ssim"}
+  # Same references as the ground truth here: its distance is the floor, near 0.
+  assert result["metrics"]["ground_truth"]["color_hist_dist"] < 1e-3
+  assert _all_finite(result["metrics"])
+
+
+def test_dominant_color_skips_paper():
+  img = np.full((10, 10, 3), 255, np.uint8)
+  img[:3] = (200, 30, 40)
+  img[3:4] = (20, 40, 200)
+  np.testing.assert_array_equal(evaluate.dominant_color(img), (200, 30, 40))
+  white = np.full((4, 4, 3), 250, np.uint8)
+  np.testing.assert_array_equal(evaluate.dominant_color(white), (250, 250, 250))
+
+
+def test_flat_fill_baseline():
+  sketch = np.ones((1, 4, 4, 1), np.float32)
+  sketch[0, 0, 0] = -1.0  # one ink pixel
+  ref = np.full((1, 4, 4, 3), -1.0, np.float32)
+  ref[..., 0] = 1.0  # pure red
+  flat = evaluate.flat_fill_baseline(sketch, ref)
+  np.testing.assert_allclose(flat[0, 1, 1], [1.0, -1.0, -1.0])
+  np.testing.assert_allclose(flat[0, 0, 0], [-1.0, -1.0, -1.0])
+
+
+def test_run_writes_report_and_sheet(colorizer, data_dir, tmp_path, capsys):
+  parser = argparse.ArgumentParser()
+  evaluate.add_arguments(parser)
+  out, sheet = tmp_path / "r" / "report.json", tmp_path / "sheet.png"
+  args = parser.parse_args(["--checkpoint", "unused", "--data-dir", str(data_dir), "--num", "4",
+                            "--batch-size", "2", "--out", str(out), "--sheet", str(sheet)])
+  assert evaluate.run(args, colorizer=colorizer) == 0
+  report = json.loads(out.read_text())
+  for key in ("checkpoint", "step", "config_name", "dataset", "split", "num_examples",
+              "image_size", "modes", "perceptual_weights"):
+    assert key in report
+  assert report["step"] == 7 and report["num_examples"] == 4
+  assert report["dataset"] == "synthetic_cels"
+  self_ref = report["modes"]["self_reference"]["metrics"]
+  shuffled = report["modes"]["shuffled_reference"]["metrics"]
+  assert set(self_ref) == {"model", "sketch", "flat_fill"}
+  assert set(shuffled) == {"model", "sketch", "flat_fill", "ground_truth"}
+  assert set(self_ref["model"]) == SELF_METRICS
+  assert _all_finite(self_ref) and _all_finite(shuffled)
+  assert Image.open(sheet).size == (4 * SIZE, 4 * SIZE)  # 4 columns, 4 examples
+  printed = capsys.readouterr().out
+  assert "self_reference" in printed and "flat_fill" in printed
+  table = evaluate.format_table(report)
+  assert "vgg_perceptual" in table and "color_hist_dist" in table and "LPIPS" not in table
+
+
+def test_run_usage_errors(colorizer):
+  parser = argparse.ArgumentParser()
+  evaluate.add_arguments(parser)
+  args = parser.parse_args(["--checkpoint", "x", "--step", "3", "--best"])
+  with pytest.raises(evaluate.UserError, match="--step"):
+    evaluate.run(args, colorizer=colorizer)
