@@ -20,9 +20,8 @@ Restoring the generator with plain orbax, without this package:
   params = mngr.restore(mngr.latest_step(), args=ocp.args.Composite(
       generator=ocp.args.StandardRestore(abstract_params)))["generator"]
 
-where `abstract_params = jax.eval_shape(lambda k: models.init_generator(
-config.model, k, config.image_size), jax.random.key(0))`, optionally with
-a `sharding` on each leaf.
+where `abstract_params = models.generator_shapes(config.model, config.image_size)`,
+optionally with a `sharding` on each leaf.
 """
 
 import json
@@ -219,8 +218,7 @@ def load_generator(path, step=None, which: str = "latest"):
       raise UserError(f"no checkpoint for step {step} in {ckdir}; available: "
                       f"{', '.join(map(str, sorted(steps)))}")
     device = jax.devices()[0]
-    abstract = jax.eval_shape(
-        lambda k: models.init_generator(config.model, k, config.image_size), jax.random.key(0))
+    abstract = models.generator_shapes(config.model, config.image_size)
     abstract = jax.tree_util.tree_map(
         lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype,
                                        sharding=jax.sharding.SingleDeviceSharding(device)),

@@ -75,19 +75,22 @@ def pool_dtype(config):
   return models.compute_dtype(config.model.dtype)
 
 
-def create_train_state(config, key) -> TrainState:
-  """Host-side initial state (one copy, not yet replicated)."""
-  g_key, d_key = jax.random.split(key)
+def create_train_state(config) -> TrainState:
+  """Host-side initial state (one copy, not yet replicated), deterministic in config.seed."""
   size = config.image_size
-  g_params = models.init_generator(config.model, g_key, size)
-  d_params, spectral = models.init_discriminator(config.model, d_key, size)
+  g_params = models.init_generator(config.model, config.seed, size)
+  d_params, spectral = models.init_discriminator(config.model, config.seed + 1, size)
   tx_g, tx_d = make_optimizers(config)
   channels = models.input_channels(config.model.hint) + 3
-  pool = jnp.zeros((config.image_pool_size, size, size, channels), pool_dtype(config))
-  return TrainState(step=jnp.zeros((), jnp.int32), g_params=g_params, d_params=d_params,
-                    spectral=spectral, g_opt_state=tx_g.init(g_params),
-                    d_opt_state=tx_d.init(d_params), pool_images=pool,
-                    pool_count=jnp.zeros((), jnp.int32))
+  pool = np.zeros((config.image_pool_size, size, size, channels), pool_dtype(config))
+  # Optimiser states start as zeros of the parameters' shapes: built on the
+  # host from shapes, so nothing is dispatched per leaf.
+  zeros = lambda t: jax.tree_util.tree_map(lambda s: np.zeros(s.shape, s.dtype), t)
+  g_opt = zeros(jax.eval_shape(tx_g.init, g_params))
+  d_opt = zeros(jax.eval_shape(tx_d.init, d_params))
+  return TrainState(step=np.zeros((), np.int32), g_params=g_params, d_params=d_params,
+                    spectral=spectral, g_opt_state=g_opt, d_opt_state=d_opt, pool_images=pool,
+                    pool_count=np.zeros((), np.int32))
 
 
 def replicate(tree):
@@ -211,8 +214,8 @@ def make_train_step(config, gen, disc, tx_g, tx_d):
         spectral=spectral, g_opt_state=g_opt_state, d_opt_state=d_opt_state,
         pool_images=pool_images, pool_count=pool_count)
     scalars = {"g_loss": g_loss, "d_loss": d_loss, "d_real": d_real, "d_fake": d_fake_score,
-               "g_grad_norm": optax.global_norm(g_grads),
-               "d_grad_norm": optax.global_norm(d_grads), **g_parts}
+               "g_grad_norm": optax.tree.norm(g_grads),
+               "d_grad_norm": optax.tree.norm(d_grads), **g_parts}
     return new_state, jax.lax.pmean(scalars, AXIS)
 
   return step_fn
@@ -341,7 +344,8 @@ class _StopSignal:
 
 
 def _check_finite(step, scalars, last_good):
-  for name, value in scalars.items():
+  # Name the total losses first: a NaN there is what the user should read.
+  for name, value in sorted(scalars.items(), key=lambda kv: not kv[0].endswith("_loss")):
     if not math.isfinite(float(value)):
       raise TrainingDiverged(
           f"step {step}: {name} is {float(value)}; stopped without saving "
@@ -392,7 +396,7 @@ def train_and_evaluate(config, workdir: str, *, progress=None) -> dict:
 
   gen = models.make_generator(config.model)
   disc = models.make_discriminator(config.model)
-  host_state = create_train_state(config, jax.random.key(config.seed))
+  host_state = create_train_state(config)
   manager = ckpt_lib.make_manager(workdir, config)
   start_step = 0
   if manager.latest_step() is not None:

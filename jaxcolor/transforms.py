@@ -10,6 +10,7 @@ from typing import Any, Callable
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import traverse_util
 
 PyTree = Any
@@ -78,14 +79,14 @@ def spectral_norm_kernel(kernel: jax.Array, u: jax.Array, n_iterations: int = 1,
   return (kernel / sigma.astype(kernel.dtype)), u, sigma
 
 
-def init_spectral_state(params: PyTree, key: jax.Array, predicate=is_conv_kernel) -> PyTree:
-  """Random unit u vectors, one per selected kernel, in a tree shaped like `params`."""
+def init_spectral_state(params: PyTree, seed: int, predicate=is_conv_kernel) -> PyTree:
+  """Random unit u vectors (numpy), one per selected kernel, in a tree shaped like `params`."""
   flat = traverse_util.flatten_dict(_unfreeze(params))
-  selected = sorted(k for k, v in flat.items() if predicate(k, v))
+  rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, 0x5EC7])
   out = {}
-  for i, k in enumerate(selected):
-    u = jax.random.normal(jax.random.fold_in(key, i), (flat[k].shape[-1],), jnp.float32)
-    out[k[:-1] + ("u",)] = _l2_normalize(u)
+  for k in sorted(k for k, v in flat.items() if predicate(k, v)):
+    u = rng.standard_normal(flat[k].shape[-1]).astype(np.float32)
+    out[k[:-1] + ("u",)] = u / max(float(np.linalg.norm(u)), 1e-12)
   return traverse_util.unflatten_dict(out)
 
 

@@ -12,3 +12,41 @@ os.environ.setdefault("JAX_PLATFORMS", "cpu")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
   sys.path.insert(0, ROOT)
+
+# Runs of the same tiny models recompile identical programs (each
+# train_and_evaluate builds its own pmap); the persistent cache turns the
+# repeats, also in CLI subprocesses, into loads.
+os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", os.path.join(ROOT, ".pytest_cache", "jax"))
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
+
+import pytest  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+
+@pytest.fixture(scope="session")
+def synthetic_data_dir(tmp_path_factory):
+  """A small synthetic_cels build shared by the training, inference and CLI tests."""
+  from jaxcolor.data import builders  # pylint: disable=g-import-not-at-top
+  data_dir = tmp_path_factory.mktemp("datasets")
+  builders.build_dataset("synthetic_cels", data_dir, **SYNTHETIC_SIZES)
+  return data_dir
+
+
+SYNTHETIC_SIZES = {"num_train": 32, "num_val": 8}
+
+
+def tiny_config(data_dir, family="palette", steps=4):
+  """configs/tiny.py shrunk for tests: few steps, every periodic action exercised."""
+  from configs import tiny  # pylint: disable=g-import-not-at-top
+  c = tiny.get_config(family)
+  c.num_train_steps = steps
+  c.log_every_steps = 1
+  c.sample_every_steps = 2
+  c.eval_every_steps = 2
+  c.checkpoint_every_steps = 2
+  c.num_eval_examples = 8
+  c.progress_bar = False
+  c.data.data_dir = str(data_dir)
+  c.data.builder_kwargs.num_train = SYNTHETIC_SIZES["num_train"]
+  c.data.builder_kwargs.num_val = SYNTHETIC_SIZES["num_val"]
+  return c

@@ -25,20 +25,7 @@ SELF_METRICS = {"psnr", "ssim", "l1", "vgg_perceptual"}
 
 
 def random_params(model_config):
-  """Random generator params (eval_shape + numpy: no init compile), as in test_infer."""
-  shapes = jax.eval_shape(lambda k: models.init_generator(model_config, k, SIZE),
-                          jax.random.key(0))
-  rng = np.random.default_rng(0)
-
-  def fill(path, leaf):
-    name = path[-1].key
-    if name in ("scale", "weight"):
-      return np.full(leaf.shape, name == "scale", np.float32)
-    if name == "bias":
-      return rng.normal(0, 0.1, leaf.shape).astype(np.float32)
-    return rng.normal(0, 1 / np.sqrt(np.prod(leaf.shape[:-1])), leaf.shape).astype(np.float32)
-
-  return jax.tree_util.tree_map_with_path(fill, shapes)
+  return models.init_generator(model_config, 0, SIZE)
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,6 @@
 """Colorizer on a tiny random model (configs/tiny.py), and the colorize / palette commands.
 
-Params come from jax.eval_shape plus random numpy values: a jitted init of the tiny U-Net
-compiles for longer than the whole test, and random weights are all the tests need.
+Params are the tiny model's initial parameters: random weights are all these tests need.
 """
 
 import argparse
@@ -19,23 +18,10 @@ from jaxcolor.errors import UserError
 
 
 def random_params(model_config, size=64, seed=0, noise_weight=0.0):
-  """Random generator params of the right tree; noise weights set to `noise_weight`."""
-  shapes = jax.eval_shape(lambda k: models.init_generator(model_config, k, size),
-                          jax.random.key(0))
-  rng = np.random.default_rng(seed)
-
-  def fill(path, leaf):
-    name = path[-1].key
-    if name == "scale":
-      return np.ones(leaf.shape, np.float32)
-    if name == "weight":
-      return np.full(leaf.shape, noise_weight, np.float32)
-    if name == "bias":
-      return rng.normal(0, 0.1, leaf.shape).astype(np.float32)
-    fan_in = int(np.prod(leaf.shape[:-1]))
-    return rng.normal(0, 1 / np.sqrt(fan_in), leaf.shape).astype(np.float32)
-
-  return jax.tree_util.tree_map_with_path(fill, shapes)
+  """Initial generator params; noise weights set to `noise_weight` so noise matters."""
+  params = models.init_generator(model_config, seed, size)
+  return jax.tree_util.tree_map_with_path(
+      lambda path, v: np.full_like(v, noise_weight) if path[-1].key == "weight" else v, params)
 
 
 def make_sketch(h, w, seed=0):

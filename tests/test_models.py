@@ -14,21 +14,21 @@ from jaxcolor import models
 @pytest.fixture(scope="module")
 def tiny_palette():
   c = tiny_config.get_config("palette")
-  params = models.init_generator(c.model, jax.random.key(0), 64)
+  params = models.init_generator(c.model, 0, 64)
   return c, models.make_generator(c.model), params
 
 
 def test_default_parameter_counts_match_the_public_models():
   """Counted through eval_shape: nothing is allocated."""
   c = palette_config.get_config()
-  g = jax.eval_shape(lambda k: models.init_generator(c.model, k, 256), jax.random.key(0))
-  d, _ = jax.eval_shape(lambda k: models.init_discriminator(c.model, k, 256), jax.random.key(0))
+  g = models.generator_shapes(c.model, 256)
+  d = models.discriminator_shapes(c.model, 256)
   # The public code's 63,504,297 minus its 1,579,008 unused shortcut weights.
   assert abs(models.count_params(g) - 61_925_289) / 61_925_289 < 0.01
   # 2,797,377 minus the GroupNorm the public code creates after conv 1 and never uses.
   assert models.count_params(d) == 2_797_249
   h = histogram_config.get_config()
-  gh = jax.eval_shape(lambda k: models.init_generator(h.model, k, 512), jax.random.key(0))
+  gh = models.generator_shapes(h.model, 512)
   assert 40e6 < models.count_params(gh) < 70e6
 
 
@@ -37,7 +37,7 @@ def test_generator_shapes_at_two_resolutions(family, sizes):
   c = tiny_config.get_config(family)
   gen = models.make_generator(c.model)
   cin = models.input_channels(c.model.hint)
-  params = models.init_generator(c.model, jax.random.key(0), 64)
+  params = models.init_generator(c.model, 0, 64)
   apply = lambda p, x: gen.apply({"params": p}, x, rngs={"noise": jax.random.key(1)})
   for s in sizes:
     x = jax.ShapeDtypeStruct((2, s, s + gen.stride, cin), jnp.float32)
@@ -121,7 +121,7 @@ def test_bfloat16_compute_keeps_float32_params():
   c = tiny_config.get_config("palette")
   c.model.dtype = "bfloat16"
   gen = models.make_generator(c.model)
-  params = models.init_generator(c.model, jax.random.key(0), 64)
+  params = models.init_generator(c.model, 0, 64)
   assert all(p.dtype == jnp.float32 for p in jax.tree_util.tree_leaves(params))
   out = gen.apply({"params": params}, jnp.zeros((1, 64, 64, 30)), noise_mode="zero")
   assert out.shape == (1, 64, 64, 3) and out.dtype == jnp.float32

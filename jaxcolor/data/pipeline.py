@@ -108,8 +108,11 @@ def make_train_loader(config, *, data_dir, process_index: int, process_count: in
                       local_device_count: int):
   """Checkpointable iterator over this process's shard of the train split.
 
-  Each process reads a disjoint contiguous shard (drop_remainder: equal sizes),
-  shuffled per epoch with config.seed, repeated config.num_epochs times (None:
+  One global shuffle per epoch (config.seed) is shared by every process;
+  process p takes every P-th position of it, so within an epoch the processes'
+  examples are disjoint and cover the split, and global batch b holds the same
+  examples whatever the number of processes (a 2-host run trains on the data a
+  1-host run would). The sample stream is repeated config.num_epochs times (None:
   forever). Batches hold local_device_count * config.per_device_batch_size
   examples, reshaped to (local_device_count, per_device_batch_size, ...);
   an incomplete last batch is dropped.
@@ -126,8 +129,10 @@ def make_train_loader(config, *, data_dir, process_index: int, process_count: in
     raise UserError(f"train split has {len(source)} examples, fewer than "
                     f"{process_count} processes")
   num_epochs = config.get("num_epochs", None)
+  # The sampler is not sharded (one global order); the loader reads positions
+  # p, p + P, p + 2P, ... of it.
   sampler = grain.samplers.IndexSampler(
-      num_records=len(source), shard_options=shard, shuffle=True,
+      num_records=len(source), shard_options=grain.sharding.NoSharding(), shuffle=True,
       num_epochs=int(num_epochs) if num_epochs else None, seed=int(config.seed))
   data = config.data
   transform = _TrainTransform(

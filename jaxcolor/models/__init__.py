@@ -1,7 +1,12 @@
 """Model construction from a config, and the functional entry points the trainer uses."""
 
+import math
+import zlib
+
 import jax
 import jax.numpy as jnp
+import numpy as np
+from flax import traverse_util
 
 from jaxcolor import hints, transforms
 from jaxcolor.models.generators import HistogramUNet, PaletteUNet
@@ -56,23 +61,68 @@ def input_channels(hint_kind: str) -> int:
   return 3 + hints.hint_channels(hint_kind)
 
 
-def init_generator(model_config, key, image_size: int):
-  gen = make_generator(model_config)
-  x = jnp.zeros((1, image_size, image_size, input_channels(model_config.hint)), jnp.float32)
-  variables = gen.init({"params": key, "noise": key, "dropout": key}, x, train=False,
-                       with_guides=model_config.family == "histogram")
-  return variables["params"]
-
-
-def init_discriminator(model_config, key, image_size: int):
-  """(params, spectral state); the state is empty when spectral norm is off."""
-  disc = make_discriminator(model_config)
+def _dummy_inputs(model_config, image_size: int):
   c = input_channels(model_config.hint)
-  cond = jnp.zeros((1, image_size, image_size, c), jnp.float32)
-  img = jnp.zeros((1, image_size, image_size, 3), jnp.float32)
-  pkey, ukey = jax.random.split(key)
-  params = disc.init(pkey, cond, img)["params"]
-  state = transforms.init_spectral_state(params, ukey) if model_config.spectral_norm else {}
+  return (jnp.zeros((1, image_size, image_size, c), jnp.float32),
+          jnp.zeros((1, image_size, image_size, 3), jnp.float32))
+
+
+def generator_shapes(model_config, image_size: int):
+  """The generator's parameter tree as ShapeDtypeStructs (nothing allocated or compiled)."""
+  gen = make_generator(model_config)
+  x, _ = _dummy_inputs(model_config, image_size)
+  return jax.eval_shape(
+      lambda k: gen.init({"params": k, "noise": k, "dropout": k}, x, train=False,
+                         with_guides=model_config.family == "histogram")["params"],
+      jax.random.key(0))
+
+
+def discriminator_shapes(model_config, image_size: int):
+  disc = make_discriminator(model_config)
+  cond, img = _dummy_inputs(model_config, image_size)
+  return jax.eval_shape(lambda k: disc.init(k, cond, img)["params"], jax.random.key(0))
+
+
+def _host_init(shapes, seed: int, kernel_init):
+  """Fills a parameter tree on the host: kernels from `kernel_init`, norm scales 1, rest 0.
+
+  Each leaf draws from its own numpy Philox stream keyed by (seed, its path), so
+  initial parameters are the same on every backend and cost no compilation
+  (compiling the flax initializers takes ~20 s on a CPU, even for tiny models).
+  """
+  out = {}
+  for path, leaf in traverse_util.flatten_dict(shapes).items():
+    shape = tuple(leaf.shape)
+    if path[-1] == "kernel":
+      rng = np.random.Generator(np.random.Philox(
+          key=[int(seed) & 0xFFFFFFFF, zlib.crc32("/".join(path).encode())]))
+      value = kernel_init(rng, shape)
+    elif path[-1] == "scale":
+      value = np.ones(shape)
+    else:  # biases, noise weights
+      value = np.zeros(shape)
+    out[path] = value.astype(leaf.dtype)
+  return traverse_util.unflatten_dict(out)
+
+
+def _fan_in_uniform(rng, shape):
+  bound = 1.0 / math.sqrt(math.prod(shape[:-1]))
+  return rng.uniform(-bound, bound, shape)
+
+
+def _normal_002(rng, shape):
+  return rng.normal(0.0, 0.02, shape)
+
+
+def init_generator(model_config, seed: int, image_size: int):
+  """Initial generator parameters (numpy, host), deterministic in `seed`."""
+  return _host_init(generator_shapes(model_config, image_size), seed, _fan_in_uniform)
+
+
+def init_discriminator(model_config, seed: int, image_size: int):
+  """(params, spectral state), numpy on the host; the state is empty without spectral norm."""
+  params = _host_init(discriminator_shapes(model_config, image_size), seed, _normal_002)
+  state = (transforms.init_spectral_state(params, seed) if model_config.spectral_norm else {})
   return params, state
 
 

@@ -1,0 +1,559 @@
+"""`jaxcolor bench`: times the train step, inference, the data pipeline and hint extraction.
+
+  jaxcolor bench [--config configs/palette.py] [--resolution N] [--batch B] [--steps S]
+      [--warmup W] [--what train|infer|data|hints|all] [--devices N] [--json out.json]
+      [--peak-flops F] [--data-dir DIR] [--config.FIELD=VALUE ...]
+
+Runs on whatever JAX sees (CPU, GPU or TPU) and names the device. Compiled
+programs are timed after warm-up, each call ended by `jax.block_until_ready`;
+medians are reported. FLOPs come from XLA's cost analysis of the compiled
+program (what XLA executes, so "FLOP utilisation" counts all of it, recomputed
+work included). XLA flags are read from $XLA_FLAGS at start-up, e.g.
+
+  XLA_FLAGS=--xla_cpu_use_thunk_runtime=false jaxcolor bench ...
+
+Importable: `bench_train`, `bench_infer`, `bench_data`, `bench_hints` return dicts.
+"""
+
+import argparse
+import json
+import math
+import os
+import resource
+import statistics
+import sys
+import tempfile
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxcolor import models
+from jaxcolor.errors import UserError
+
+WHATS = ("train", "infer", "data", "hints", "all")
+DEFAULT_CONFIG = "configs/palette.py"
+INFER_RESOLUTIONS = (256, 512)
+
+# Dense peak FLOP/s per device: (device_kind substring, bf16/f16 peak, float32 peak).
+# GPUs run float32 convolutions and matmuls as TF32 under JAX's default precision,
+# TPUs as bf16 passes, hence those float32 figures.
+_ACCELERATOR_PEAKS = (
+    ("h200", 989e12, 494.5e12),
+    ("h100", 989e12, 494.5e12),  # SXM; a PCIe card is lower: pass --peak-flops
+    ("a100", 312e12, 156e12),
+    ("tpu v6", 918e12, 918e12),
+    ("tpu v5 lite", 197e12, 197e12),
+    ("tpu v5e", 197e12, 197e12),
+    ("tpu v5", 459e12, 459e12),  # v5p
+    ("tpu v4", 275e12, 275e12),
+)
+# Measured float32 matmul peak of the 2-core machine the project benchmarks on; other
+# CPUs differ: pass --peak-flops.
+CPU_PEAK_FLOPS = 340e9
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def device_info(devices=None) -> dict:
+  """Names the device JAX uses (first of `devices`, default all) and the versions."""
+  import jaxlib  # pylint: disable=g-import-not-at-top
+  devices = list(devices or jax.devices())
+  return {"device_kind": devices[0].device_kind, "platform": devices[0].platform,
+          "device_count": len(devices), "local_device_count": jax.local_device_count(),
+          "jax": jax.__version__, "jaxlib": jaxlib.__version__, "cpu_count": os.cpu_count(),
+          "xla_flags": os.environ.get("XLA_FLAGS", ""), "load_average": _load_average()}
+
+
+def _load_average():
+  # Timings on a shared machine mean little without it.
+  try:
+    return list(os.getloadavg())
+  except OSError:
+    return None
+
+
+def default_peak_flops(device, dtype="float32"):
+  """Built-in peak FLOP/s of one `device` for `dtype` compute, or None if unknown."""
+  if device.platform == "cpu":
+    return CPU_PEAK_FLOPS
+  kind = device.device_kind.lower()
+  for name, low_precision, f32 in _ACCELERATOR_PEAKS:
+    if name in kind:
+      return f32 if dtype == "float32" else low_precision
+  return None
+
+
+def select_devices(n=None):
+  """The first `n` local devices; by default all, but one on CPU.
+
+  Fake CPU devices (JAX_NUM_CPU_DEVICES) share the same cores, so timing
+  several of them measures nothing more than one.
+  """
+  local = jax.local_devices()
+  if n is None:
+    n = 1 if local[0].platform == "cpu" else len(local)
+  if not 1 <= n <= len(local):
+    raise UserError(f"--devices must be between 1 and {len(local)}, got {n}")
+  return local[:n]
+
+
+def _replicate(tree, devices):
+  """One copy of `tree` per device, laid out as pmap wants (train.replicate on a subset)."""
+  n = len(devices)
+  if not jax.tree_util.tree_leaves(tree):
+    return tree  # e.g. no VGG params when the feature loss is off; pmap needs a leaf
+  stacked = jax.tree_util.tree_map(lambda x: np.broadcast_to(np.asarray(x), (n,) + np.shape(x)),
+                                   tree)
+  return jax.pmap(lambda t: t, devices=devices)(stacked)
+
+
+def _shard(tree, devices):
+  """Leading axis = devices, already on them, so the timing excludes the transfer."""
+  return jax.pmap(lambda t: t, devices=devices)(tree)
+
+
+def _flops(compiled):
+  """FLOPs of one execution on one device from XLA's cost analysis (None if absent)."""
+  try:
+    cost = compiled.cost_analysis()
+  except Exception:  # pylint: disable=broad-except  # some backends do not implement it
+    return None
+  if isinstance(cost, (list, tuple)):  # older jax: one dict per program
+    cost = cost[0] if cost else None
+  if not cost or "flops" not in cost:
+    return None
+  return float(cost["flops"])
+
+
+def _xla_memory(compiled):
+  """Bytes XLA plans per device (arguments + outputs + temporaries - aliased), or None."""
+  try:
+    m = compiled.memory_analysis()
+  except Exception:  # pylint: disable=broad-except
+    return None
+  if m is None:
+    return None
+  total = (m.argument_size_in_bytes + m.output_size_in_bytes + m.temp_size_in_bytes -
+           m.alias_size_in_bytes)
+  return {"argument_bytes": int(m.argument_size_in_bytes),
+          "output_bytes": int(m.output_size_in_bytes),
+          "temp_bytes": int(m.temp_size_in_bytes), "alias_bytes": int(m.alias_size_in_bytes),
+          "total_bytes": int(total)}
+
+
+def _device_peak_bytes(devices):
+  """Largest peak_bytes_in_use over `devices`; None where JAX has no memory stats (CPU)."""
+  peaks = []
+  for d in devices:
+    try:
+      stats = d.memory_stats()
+    except Exception:  # pylint: disable=broad-except
+      stats = None
+    if stats and "peak_bytes_in_use" in stats:
+      peaks.append(int(stats["peak_bytes_in_use"]))
+  return max(peaks) if peaks else None
+
+
+def host_peak_rss_bytes() -> int:
+  # ru_maxrss is kilobytes on Linux, bytes on macOS.
+  rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+  return int(rss if sys.platform == "darwin" else rss * 1024)
+
+
+def _time_calls(fn, steps, warmup):
+  """Runs fn() `warmup` times untimed, then `steps` times timed; returns the seconds."""
+  for _ in range(warmup):
+    jax.block_until_ready(fn())
+  times = []
+  for _ in range(steps):
+    start = time.perf_counter()
+    jax.block_until_ready(fn())
+    times.append(time.perf_counter() - start)
+  return times
+
+
+def _summary(times):
+  if not times:
+    return {"median_s": None, "min_s": None, "times_s": []}
+  return {"median_s": statistics.median(times), "min_s": min(times), "times_s": times}
+
+
+def _utilisation(flops, seconds, peak):
+  achieved = flops / seconds if flops and seconds else None
+  fraction = achieved / peak if achieved and peak else None
+  return achieved, fraction
+
+
+def _check_size(config, size):
+  stride = models.model_stride(config.model)
+  if size % stride:
+    raise UserError(f"resolution {size} is not divisible by the model's stride {stride}")
+
+
+def random_batch(config, num_devices, seed=0) -> dict:
+  """A training batch per docs/CONTRACTS.md, leading axes (devices, per-device batch)."""
+  rng = np.random.default_rng(seed)
+  lead = (num_devices, config.per_device_batch_size)
+  size = config.image_size
+  uniform = lambda *shape: rng.uniform(-1, 1, lead + shape).astype(np.float32)
+  from jaxcolor import hints  # pylint: disable=g-import-not-at-top
+  return {"sketch": uniform(size, size, 1), "image": uniform(size, size, 3),
+          "reference": uniform(size, size, 3),
+          "hint": uniform(*hints.HINT_SHAPES[config.model.hint])}
+
+
+# --------------------------------------------------------------------------- train
+
+
+def bench_train(config, steps=5, warmup=1, devices=None, peak_flops=None) -> dict:
+  """Compiles and times the pmapped train step on the first `devices` local devices.
+
+  Returns a dict: device, compile_s, median_s / min_s per iteration, images_per_s,
+  flops_per_step (summed over devices), achieved_flops_per_s, peak_flops,
+  flop_utilisation, peak host RSS, peak device bytes (None on CPU) and XLA's
+  planned bytes per device.
+  """
+  from jaxcolor import train  # pylint: disable=g-import-not-at-top
+  _check_size(config, config.image_size)
+  devs = select_devices(devices)
+  n = len(devs)
+  gen = models.make_generator(config.model)
+  disc = models.make_discriminator(config.model)
+
+  start = time.perf_counter()
+  state = _replicate(train.create_train_state(config), devs)
+  vgg_params = _replicate(train._vgg_params(config), devs)  # pylint: disable=protected-access
+  batch = _shard(random_batch(config, n, config.seed), devs)
+  jax.block_until_ready((state, vgg_params, batch))
+  init_s = time.perf_counter() - start
+
+  p_train_step = train.make_p_train_step(config, gen, disc)
+  start = time.perf_counter()
+  compiled = p_train_step.lower(state, batch, vgg_params).compile()
+  compile_s = time.perf_counter() - start
+  per_device_flops = _flops(compiled)
+
+  holder = {"state": state, "scalars": None}
+  del state  # donated at the first call
+
+  def step():
+    holder["state"], holder["scalars"] = compiled(holder["state"], batch, vgg_params)
+    return holder["state"], holder["scalars"]
+
+  times = _time_calls(step, steps, warmup)
+  summary = _summary(times)
+  global_batch = n * config.per_device_batch_size
+  flops = per_device_flops * n if per_device_flops else None
+  peak = (peak_flops if peak_flops else
+          _total_peak(devs, config.model.dtype))
+  achieved, fraction = _utilisation(flops, summary["median_s"], peak)
+  g_loss = None
+  if holder["scalars"] is not None:
+    g_loss = float(np.asarray(holder["scalars"]["g_loss"])[0])
+  return {
+      **device_info(devs),
+      "what": "train", "resolution": config.image_size,
+      "per_device_batch": config.per_device_batch_size, "global_batch": global_batch,
+      "dtype": config.model.dtype, "feature_layers": list(config.loss.feature_layers),
+      "steps": steps, "warmup": warmup, "init_s": init_s, "compile_s": compile_s,
+      **summary,
+      "images_per_s": global_batch / summary["median_s"] if summary["median_s"] else None,
+      "flops_per_step": flops, "achieved_flops_per_s": achieved, "peak_flops": peak,
+      "flop_utilisation": fraction, "host_peak_rss_bytes": host_peak_rss_bytes(),
+      "device_peak_bytes": _device_peak_bytes(devs), "xla_memory": _xla_memory(compiled),
+      "g_loss": g_loss,
+  }
+
+
+def _total_peak(devs, dtype):
+  peak = default_peak_flops(devs[0], dtype)
+  if peak is None:
+    return None
+  # Fake CPU devices share one machine's cores: its peak is the whole budget.
+  return peak if devs[0].platform == "cpu" else peak * len(devs)
+
+
+# --------------------------------------------------------------------------- infer
+
+
+def bench_infer(config, resolutions=INFER_RESOLUTIONS, steps=5, warmup=1,
+                peak_flops=None) -> dict:
+  """Jitted deterministic generator latency, batch 1, at each resolution, on one device.
+
+  Returns {device fields..., "results": [{resolution, compile_s, median_s, min_s,
+  flops, achieved_flops_per_s, flop_utilisation, xla_memory}, ...]}.
+  """
+  dev = jax.local_devices()[0]
+  for size in resolutions:
+    _check_size(config, size)
+  gen = models.make_generator(config.model)
+  # Params do not depend on the input size: initialise at the smallest legal one.
+  params = jax.device_put(
+      models.init_generator(config.model, config.seed, models.model_stride(config.model)), dev)
+  apply = jax.jit(lambda p, x: gen.apply({"params": p}, x, noise_mode="zero"))
+  peak = peak_flops or default_peak_flops(dev, config.model.dtype)
+  rng = np.random.default_rng(config.seed)
+  from jaxcolor import hints  # pylint: disable=g-import-not-at-top
+  results = []
+  for size in resolutions:
+    sketch = rng.uniform(-1, 1, (1, size, size, 1)).astype(np.float32)
+    colors = rng.uniform(-1, 1, (1,) + hints.HINT_SHAPES[config.model.hint]).astype(np.float32)
+    x = jax.device_put(models.generator_input(config.model.hint, jnp.asarray(sketch),
+                                              jnp.asarray(colors)), dev)
+    start = time.perf_counter()
+    compiled = apply.lower(params, x).compile()
+    compile_s = time.perf_counter() - start
+    flops = _flops(compiled)
+    summary = _summary(_time_calls(lambda: compiled(params, x), steps, warmup))  # pylint: disable=cell-var-from-loop
+    achieved, fraction = _utilisation(flops, summary["median_s"], peak)
+    results.append({"resolution": size, "compile_s": compile_s, **summary, "flops": flops,
+                    "achieved_flops_per_s": achieved, "flop_utilisation": fraction,
+                    "xla_memory": _xla_memory(compiled)})
+  return {**device_info([dev]), "what": "infer", "dtype": config.model.dtype,
+          "steps": steps, "warmup": warmup, "peak_flops": peak, "results": results,
+          "host_peak_rss_bytes": host_peak_rss_bytes(),
+          "device_peak_bytes": _device_peak_bytes([dev])}
+
+
+# --------------------------------------------------------------------------- data
+
+
+def _data_config(config, data_dir, num_train, num_val, workers):
+  import ml_collections  # pylint: disable=g-import-not-at-top
+  c = config.copy_and_resolve_references()
+  with c.ignore_type():
+    c.num_epochs = None  # repeat forever: the timing never runs out of data
+    c.data.name = "synthetic_cels"
+    c.data.data_dir = os.fspath(data_dir)
+    c.data.builder_kwargs = ml_collections.ConfigDict(
+        {"num_train": num_train, "num_val": num_val, "resolution": max(256, c.image_size)})
+    c.data.num_workers = workers
+  return c
+
+
+def bench_data(config, data_dir=None, workers=(0, 2), batches=10, num_train=64,
+               train_images_per_s=None) -> dict:
+  """Examples/s of `pipeline.make_train_loader` on synthetic_cels at config.image_size.
+
+  The first batch (worker start-up) is timed apart; then `batches` batches. With
+  `train_images_per_s` (from bench_train), also the workers it takes to keep the
+  step fed, assuming each worker delivers what the in-process loader does.
+  """
+  from jaxcolor.data import builders, pipeline  # pylint: disable=g-import-not-at-top
+  tmp = None
+  if data_dir is None:
+    tmp = tempfile.TemporaryDirectory(prefix="jaxcolor_bench_")
+    data_dir = tmp.name
+  try:
+    res = max(256, config.image_size)
+    start = time.perf_counter()
+    builders.build_dataset("synthetic_cels", data_dir, resolution=res, num_train=num_train,
+                           num_val=8, workers=0)
+    build_s = time.perf_counter() - start
+    results = []
+    for w in workers:
+      c = _data_config(config, data_dir, num_train, 8, w)
+      start = time.perf_counter()
+      it = pipeline.make_train_loader(c, data_dir=data_dir, process_index=0, process_count=1,
+                                      local_device_count=1)
+      first = next(it)
+      startup_s = time.perf_counter() - start
+      start = time.perf_counter()
+      for _ in range(batches):
+        next(it)
+      seconds = time.perf_counter() - start
+      per_batch = int(first["image"].shape[0] * first["image"].shape[1])
+      results.append({"workers": w, "startup_s": startup_s, "batches": batches,
+                      "batch": per_batch, "seconds": seconds,
+                      "examples_per_s": batches * per_batch / seconds})
+      del it  # stops grain's worker processes
+  finally:
+    if tmp is not None:
+      tmp.cleanup()
+  out = {**device_info(), "what": "data", "resolution": config.image_size,
+         "hint": config.model.hint, "build_s": build_s, "results": results,
+         "train_images_per_s": train_images_per_s, "workers_needed": None}
+  in_process = next((r["examples_per_s"] for r in results if r["workers"] == 0), None)
+  if train_images_per_s and in_process:
+    out["workers_needed"] = (0 if in_process >= train_images_per_s
+                             else math.ceil(train_images_per_s / in_process))
+  return out
+
+
+# --------------------------------------------------------------------------- hints
+
+
+def bench_hints(size=512, repeats=20, seed=0) -> dict:
+  """Host-side hint extraction, ms per reference image (median), one thread."""
+  from threadpoolctl import threadpool_limits  # pylint: disable=g-import-not-at-top
+  from jaxcolor import hints  # pylint: disable=g-import-not-at-top
+  from jaxcolor.data import synthetic  # pylint: disable=g-import-not-at-top
+  ref, _ = synthetic.draw_cel(seed, size=size)
+  cases = {"palette_rgb": lambda: hints.palette_colors(ref, color_space="rgb"),
+           "palette_lab": lambda: hints.palette_colors(ref, color_space="lab"),
+           "histogram": lambda: hints.histogram_colors(ref)}
+  results = {}
+  with threadpool_limits(limits=1):
+    for name, fn in cases.items():
+      fn()  # imports sklearn, builds caches
+      times = []
+      for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+      results[name] = {"median_ms": 1e3 * statistics.median(times),
+                       "min_ms": 1e3 * min(times)}
+  return {"what": "hints", "resolution": size, "repeats": repeats, "results": results}
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def add_arguments(parser: argparse.ArgumentParser):
+  parser.description = __doc__.split("\n\n")[0]
+  parser.add_argument("--config", default=DEFAULT_CONFIG,
+                      help=f"config file (default {DEFAULT_CONFIG}); --config.FIELD=VALUE "
+                      "overrides apply")
+  parser.add_argument("--resolution", type=int, default=None,
+                      help="image side (default: the config's; infer: 256 and 512)")
+  parser.add_argument("--batch", type=int, default=None,
+                      help="per-device batch (default: the config's)")
+  parser.add_argument("--steps", type=int, default=5, help="timed iterations (default 5)")
+  parser.add_argument("--warmup", type=int, default=1,
+                      help="untimed iterations after compiling (default 1)")
+  parser.add_argument("--what", choices=WHATS, default="train", help="what to time")
+  parser.add_argument("--json", metavar="PATH", help="write every figure to this JSON file")
+  parser.add_argument("--devices", type=int, default=None,
+                      help="train on the first N local devices (default all; 1 on CPU)")
+  parser.add_argument("--peak-flops", type=float, default=None,
+                      help="peak FLOP/s for the utilisation figure (default: built in "
+                      "for CPU, H100, H200, A100, TPU)")
+  parser.add_argument("--data-dir", default=None,
+                      help="where --what data builds its small synthetic_cels set "
+                      "(default: a temporary folder)")
+
+
+def _fmt_s(x):
+  if x is None:
+    return "n/a"
+  return f"{x * 1e3:.1f} ms" if x < 1 else f"{x:.3f} s"
+
+
+def _fmt_flops(x, unit="FLOP"):
+  if not x:
+    return "n/a"
+  for scale, prefix in ((1e12, "T"), (1e9, "G"), (1e6, "M")):
+    if x >= scale:
+      return f"{x / scale:.1f} {prefix}{unit}"
+  return f"{x:.0f} {unit}"
+
+
+def _fmt_bytes(x):
+  return "n/a" if x is None else f"{x / 2**30:.2f} GiB"
+
+
+def _fmt_pct(x):
+  return "n/a" if x is None else f"{100 * x:.1f}%"
+
+
+def _print_train(r):
+  rows = [
+      ("compile", _fmt_s(r["compile_s"])),
+      ("s/iteration (median)", f"{_fmt_s(r['median_s'])} (min {_fmt_s(r['min_s'])}, "
+       f"{r['steps']} steps)"),
+      ("images/s", "n/a" if r["images_per_s"] is None else f"{r['images_per_s']:.2f}"),
+      ("FLOPs/step (XLA)", _fmt_flops(r["flops_per_step"])),
+      ("achieved", f"{_fmt_flops(r['achieved_flops_per_s'], 'FLOP/s')} = "
+       f"{_fmt_pct(r['flop_utilisation'])} of {_fmt_flops(r['peak_flops'], 'FLOP/s')}"),
+      ("peak host RSS", _fmt_bytes(r["host_peak_rss_bytes"])),
+      ("peak device memory", _fmt_bytes(r["device_peak_bytes"])),
+      ("XLA plan / device", _fmt_bytes((r["xla_memory"] or {}).get("total_bytes"))),
+  ]
+  print(f"train step: {r['resolution']}x{r['resolution']}, batch {r['per_device_batch']}"
+        f"/device x {r['device_count']} = {r['global_batch']}, {r['dtype']}, "
+        f"feature layers {','.join(r['feature_layers'])}")
+  for k, v in rows:
+    print(f"  {k:<22} {v}")
+
+
+def _print_infer(r):
+  print(f"inference (batch 1, noise off, {r['dtype']}):")
+  print(f"  {'size':>6} {'latency':>12} {'min':>12} {'compile':>10} {'FLOPs':>12} {'util':>7}")
+  for x in r["results"]:
+    print(f"  {x['resolution']:>6} {_fmt_s(x['median_s']):>12} {_fmt_s(x['min_s']):>12} "
+          f"{_fmt_s(x['compile_s']):>10} {_fmt_flops(x['flops']):>12} "
+          f"{_fmt_pct(x['flop_utilisation']):>7}")
+
+
+def _print_data(r):
+  print(f"data pipeline (synthetic_cels, {r['resolution']}x{r['resolution']}, "
+        f"{r['hint']} hints):")
+  for x in r["results"]:
+    print(f"  {x['workers']} workers: {x['examples_per_s']:.1f} examples/s "
+          f"(start-up {x['startup_s']:.1f} s)")
+  if r["train_images_per_s"]:
+    print(f"  the train step consumes {r['train_images_per_s']:.2f} images/s: "
+          f"{r['workers_needed']} workers keep it fed")
+
+
+def _print_hints(r):
+  print(f"hints ({r['resolution']}x{r['resolution']} reference, one thread, "
+        f"median of {r['repeats']}):")
+  for name, x in r["results"].items():
+    print(f"  {name:<12} {x['median_ms']:.1f} ms/image")
+
+
+def run(args, overrides) -> int:
+  """`jaxcolor bench`: prints a table and optionally writes --json."""
+  from jaxcolor import config_utils  # pylint: disable=g-import-not-at-top
+  if args.steps < 0 or args.warmup < 0:
+    raise UserError("--steps and --warmup must be >= 0")
+  config = config_utils.apply_overrides(config_utils.load_config(args.config), overrides)
+  if args.resolution:
+    config.image_size = args.resolution
+  if args.batch:
+    config.per_device_batch_size = args.batch
+  whats = ("train", "infer", "data", "hints") if args.what == "all" else (args.what,)
+  info = device_info()
+  report = {"date": time.strftime("%Y-%m-%d %H:%M:%S"), **info,
+            "argv": sys.argv,
+            "config": args.config, "overrides": list(overrides),
+            "resolution": config.image_size, "per_device_batch": config.per_device_batch_size,
+            "dtype": config.model.dtype}
+  print(f"jaxcolor bench  {report['date']}  jax {info['jax']} / jaxlib {info['jaxlib']}")
+  print(f"device: {info['device_kind']} ({info['platform']}), {info['local_device_count']} "
+        f"local device(s), {info['cpu_count']} host CPUs")
+  print(f"config: {args.config} {' '.join('--config.' + o for o in overrides)}".rstrip())
+  if info["load_average"]:
+    print("host load average (1, 5, 15 min): " +
+          ", ".join(f"{x:.2f}" for x in info["load_average"]))
+  if info["xla_flags"]:
+    print(f"XLA_FLAGS: {info['xla_flags']}")
+  train_ips = None
+  for what in whats:
+    print()
+    if what == "train":
+      r = bench_train(config, args.steps, args.warmup, args.devices, args.peak_flops)
+      train_ips = r["images_per_s"]
+      _print_train(r)
+    elif what == "infer":
+      sizes = (args.resolution,) if args.resolution else INFER_RESOLUTIONS
+      r = bench_infer(config, sizes, args.steps, args.warmup, args.peak_flops)
+      _print_infer(r)
+    elif what == "data":
+      r = bench_data(config, args.data_dir, train_images_per_s=train_ips)
+      _print_data(r)
+    else:
+      r = bench_hints()
+      _print_hints(r)
+    report[what] = r
+    sys.stdout.flush()
+  if args.json:
+    os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
+    with open(args.json, "w") as f:
+      json.dump(report, f, indent=2)
+    print(f"\nwrote {args.json}")
+  return 0

@@ -1,0 +1,70 @@
+"""`jaxcolor bench` on the tiny config: the figures exist and are sane, never how fast.
+
+The tiny generator is cut to two levels: compiling the full tiny train step
+takes 20-35 s on 2 CPU cores, and the plumbing under test is the same.
+"""
+
+import argparse
+import json
+
+import pytest
+
+from jaxcolor import bench
+from jaxcolor import config_utils
+
+
+@pytest.fixture(scope="module")
+def config():
+  c = config_utils.load_config("configs/tiny.py")
+  return config_utils.apply_overrides(c, ["model.widths=(8, 16)"])
+
+
+def test_bench_train(config):
+  r = bench.bench_train(config, steps=1, warmup=0)
+  assert r["device_kind"] and r["platform"] == "cpu"
+  assert r["device_count"] == 1  # fake CPU devices share the cores: one is timed
+  assert r["compile_s"] > 0 and r["median_s"] > 0 and r["images_per_s"] > 0
+  assert r["global_batch"] == config.per_device_batch_size
+  assert r["flops_per_step"] > 0 and 0 < r["flop_utilisation"]
+  assert r["host_peak_rss_bytes"] > 0
+  assert r["device_peak_bytes"] is None  # CPU has no memory stats
+  assert r["xla_memory"]["total_bytes"] > 0
+  assert r["g_loss"] == pytest.approx(r["g_loss"])  # finite, not NaN
+
+
+def test_bench_infer(config):
+  r = bench.bench_infer(config, resolutions=(64,), steps=1, warmup=0)
+  assert r["device_kind"]
+  (x,) = r["results"]
+  assert x["resolution"] == 64 and x["median_s"] > 0 and x["compile_s"] > 0
+  assert x["flops"] > 0
+
+
+def test_bench_rejects_bad_resolution(config):
+  from jaxcolor.errors import UserError  # pylint: disable=g-import-not-at-top
+  with pytest.raises(UserError, match="stride"):
+    bench.bench_infer(config, resolutions=(66,), steps=1)
+
+
+def test_run_hints_json(tmp_path, capsys):
+  parser = argparse.ArgumentParser()
+  bench.add_arguments(parser)
+  out = tmp_path / "bench.json"
+  args = parser.parse_args(["--config", "configs/tiny.py", "--what", "hints",
+                            "--json", str(out)])
+  assert bench.run(args, []) == 0
+  report = json.loads(out.read_text())
+  for key in ("date", "device_kind", "platform", "jax", "config", "hints"):
+    assert key in report
+  results = report["hints"]["results"]
+  assert set(results) == {"palette_rgb", "palette_lab", "histogram"}
+  assert all(v["median_ms"] > 0 for v in results.values())
+  assert "ms/image" in capsys.readouterr().out
+
+
+def test_peak_flops_lookup():
+  class Device:
+    platform, device_kind = "gpu", "NVIDIA H100 80GB HBM3"
+  assert bench.default_peak_flops(Device(), "bfloat16") == 989e12
+  Device.device_kind = "Mystery accelerator"
+  assert bench.default_peak_flops(Device(), "bfloat16") is None
