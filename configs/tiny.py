@@ -12,9 +12,9 @@ def get_config(family: str = "palette"):
     raise ValueError(f"configs/tiny.py takes 'palette' or 'histogram', not {family!r}")
   c = (palette if family == "palette" else histogram).get_config()
   c.image_size = 64
-  c.per_device_batch_size = 2
+  c.per_device_batch_size = 8
   c.num_epochs = None
-  c.num_train_steps = 300
+  c.num_train_steps = 600
 
   m = c.model
   if family == "palette":
@@ -34,10 +34,10 @@ def get_config(family: str = "palette"):
   d.num_workers = 0
   d.crop_scale = (0.6, 1.0)
 
-  c.log_every_steps = 10
+  c.log_every_steps = 25
   c.sample_every_steps = 100
-  c.eval_every_steps = 100
-  c.num_eval_examples = 16
-  c.checkpoint_every_steps = 100
+  c.eval_every_steps = 200
+  c.num_eval_examples = 32
+  c.checkpoint_every_steps = 200
   c.keep_checkpoints = 2
   return c

@@ -10,12 +10,16 @@ medians are reported. FLOPs come from XLA's cost analysis of the compiled
 program (what XLA executes, so "FLOP utilisation" counts all of it, recomputed
 work included). XLA flags are read from $XLA_FLAGS at start-up, e.g.
 
-  XLA_FLAGS=--xla_cpu_use_thunk_runtime=false jaxcolor bench ...
+  XLA_FLAGS=--xla_cpu_experimental_ynn_fusion_type= jaxcolor bench ...
+
+Figures measured with it are in docs/BENCHMARKS.md.
 
 Importable: `bench_train`, `bench_infer`, `bench_data`, `bench_hints` return dicts.
 """
 
 import argparse
+import contextlib
+import io
 import json
 import math
 import os
@@ -29,6 +33,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxcolor import hints
 from jaxcolor import models
 from jaxcolor.errors import UserError
 
@@ -199,7 +204,6 @@ def random_batch(config, num_devices, seed=0) -> dict:
   lead = (num_devices, config.per_device_batch_size)
   size = config.image_size
   uniform = lambda *shape: rng.uniform(-1, 1, lead + shape).astype(np.float32)
-  from jaxcolor import hints  # pylint: disable=g-import-not-at-top
   return {"sketch": uniform(size, size, 1), "image": uniform(size, size, 3),
           "reference": uniform(size, size, 3),
           "hint": uniform(*hints.HINT_SHAPES[config.model.hint])}
@@ -247,8 +251,7 @@ def bench_train(config, steps=5, warmup=1, devices=None, peak_flops=None) -> dic
   summary = _summary(times)
   global_batch = n * config.per_device_batch_size
   flops = per_device_flops * n if per_device_flops else None
-  peak = (peak_flops if peak_flops else
-          _total_peak(devs, config.model.dtype))
+  peak = _total_peak(devs, config.model.dtype, peak_flops)
   achieved, fraction = _utilisation(flops, summary["median_s"], peak)
   g_loss = None
   if holder["scalars"] is not None:
@@ -268,8 +271,8 @@ def bench_train(config, steps=5, warmup=1, devices=None, peak_flops=None) -> dic
   }
 
 
-def _total_peak(devs, dtype):
-  peak = default_peak_flops(devs[0], dtype)
+def _total_peak(devs, dtype, per_device=None):
+  peak = per_device or default_peak_flops(devs[0], dtype)
   if peak is None:
     return None
   # Fake CPU devices share one machine's cores: its peak is the whole budget.
@@ -296,7 +299,6 @@ def bench_infer(config, resolutions=INFER_RESOLUTIONS, steps=5, warmup=1,
   apply = jax.jit(lambda p, x: gen.apply({"params": p}, x, noise_mode="zero"))
   peak = peak_flops or default_peak_flops(dev, config.model.dtype)
   rng = np.random.default_rng(config.seed)
-  from jaxcolor import hints  # pylint: disable=g-import-not-at-top
   results = []
   for size in resolutions:
     sketch = rng.uniform(-1, 1, (1, size, size, 1)).astype(np.float32)
@@ -334,7 +336,7 @@ def _data_config(config, data_dir, num_train, num_val, workers):
   return c
 
 
-def bench_data(config, data_dir=None, workers=(0, 2), batches=10, num_train=64,
+def bench_data(config, data_dir=None, workers=(0, 2), batches=20, num_train=64,
                train_images_per_s=None) -> dict:
   """Examples/s of `pipeline.make_train_loader` on synthetic_cels at config.image_size.
 
@@ -350,8 +352,9 @@ def bench_data(config, data_dir=None, workers=(0, 2), batches=10, num_train=64,
   try:
     res = max(256, config.image_size)
     start = time.perf_counter()
-    builders.build_dataset("synthetic_cels", data_dir, resolution=res, num_train=num_train,
-                           num_val=8, workers=0)
+    with contextlib.redirect_stdout(io.StringIO()):  # tfds announces the build on stdout
+      builders.build_dataset("synthetic_cels", data_dir, resolution=res, num_train=num_train,
+                             num_val=8, workers=0)
     build_s = time.perf_counter() - start
     results = []
     for w in workers:
@@ -389,7 +392,6 @@ def bench_data(config, data_dir=None, workers=(0, 2), batches=10, num_train=64,
 def bench_hints(size=512, repeats=20, seed=0) -> dict:
   """Host-side hint extraction, ms per reference image (median), one thread."""
   from threadpoolctl import threadpool_limits  # pylint: disable=g-import-not-at-top
-  from jaxcolor import hints  # pylint: disable=g-import-not-at-top
   from jaxcolor.data import synthetic  # pylint: disable=g-import-not-at-top
   ref, _ = synthetic.draw_cel(seed, size=size)
   cases = {"palette_rgb": lambda: hints.palette_colors(ref, color_space="rgb"),
@@ -429,8 +431,9 @@ def add_arguments(parser: argparse.ArgumentParser):
   parser.add_argument("--devices", type=int, default=None,
                       help="train on the first N local devices (default all; 1 on CPU)")
   parser.add_argument("--peak-flops", type=float, default=None,
-                      help="peak FLOP/s for the utilisation figure (default: built in "
-                      "for CPU, H100, H200, A100, TPU)")
+                      help="peak FLOP/s of one device (on CPU: of the host) for the "
+                      "utilisation figure (default: built in for this 2-core CPU, H100, "
+                      "H200, A100, TPU v4-v6)")
   parser.add_argument("--data-dir", default=None,
                       help="where --what data builds its small synthetic_cels set "
                       "(default: a temporary folder)")

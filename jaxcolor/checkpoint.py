@@ -157,7 +157,7 @@ def restore_train_state(manager, template, data_iter, step=None):
       d_params=local["discriminator"]["params"], spectral=local["discriminator"]["spectral"],
       g_opt_state=local["train"]["g_opt"], d_opt_state=local["train"]["d_opt"],
       pool_images=local["pool"]["images"], pool_count=local["pool"]["count"])
-  return jax.pmap(lambda t: t)(stacked), int(step)
+  return train.to_devices(stacked), int(step)
 
 
 def _first_line(e):

@@ -84,10 +84,12 @@ def apply_overrides(config: ml_collections.ConfigDict, overrides) -> ml_collecti
         raise UserError(_unknown(config, key))
       node = node[p]
     leaf = parts[-1]
-    if not isinstance(node, ml_collections.ConfigDict) or leaf not in node:
+    # `*_kwargs` fields are open keyword dicts (e.g. data.builder_kwargs.folder).
+    open_dict = len(parts) > 1 and parts[-2].endswith("kwargs")
+    if not isinstance(node, ml_collections.ConfigDict) or (leaf not in node and not open_dict):
       raise UserError(_unknown(config, key))
     try:
-      value = _parse_value(text, node[leaf])
+      value = _parse_value(text, node.get(leaf))
       with node.ignore_type():
         node[leaf] = value
     except (ValueError, TypeError) as e:

@@ -380,13 +380,8 @@ def run(args, colorizer=None):
     colorizer = Colorizer.from_checkpoint(args.checkpoint, step=args.step,
                                           which="best" if args.best else "latest")
   config = colorizer.config
-  if args.data_dir:
-    data_dir = args.data_dir
-  elif config.data.get("data_dir", ""):
-    data_dir = config.data.data_dir
-  else:
-    from jaxcolor.data.build import default_data_dir  # pylint: disable=import-outside-toplevel
-    data_dir = default_data_dir()
+  from jaxcolor.data.build import data_dir_of  # pylint: disable=import-outside-toplevel
+  data_dir = args.data_dir or data_dir_of(config)
   modes = ("self", "shuffled") if args.mode == "both" else (args.mode,)
   vgg_params, weights = (None, None)
   if "self" in modes and not args.no_perceptual:

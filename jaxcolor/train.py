@@ -93,12 +93,22 @@ def create_train_state(config) -> TrainState:
                     pool_count=np.zeros((), np.int32))
 
 
+def to_devices(stacked):
+  """Host arrays shaped (local_devices, ...) -> device arrays in the train step's layout.
+
+  Passing through a pmap over the same axis name gives exactly the sharding
+  the step returns, so the step compiles once, not again on its second call.
+  """
+  return jax.pmap(lambda t: t, axis_name=AXIS)(stacked)
+
+
 def replicate(tree):
-  """One copy per local device, in the layout pmap returns."""
+  """One copy per local device, in the layout the train step returns."""
+  if not jax.tree_util.tree_leaves(tree):
+    return tree  # pmap needs at least one array (e.g. no VGG params without a feature loss)
   n = jax.local_device_count()
-  stacked = jax.tree_util.tree_map(lambda x: np.broadcast_to(np.asarray(x), (n,) + np.shape(x)),
-                                   tree)
-  return jax.pmap(lambda t: t)(stacked)
+  return to_devices(jax.tree_util.tree_map(
+      lambda x: np.broadcast_to(np.asarray(x), (n,) + np.shape(x)), tree))
 
 
 def unreplicate(tree):
@@ -264,11 +274,6 @@ def evaluate_batches(p_eval, g_params, batches):
 # 4. The loop.
 
 
-def data_dir_of(config) -> str:
-  return (config.data.data_dir or os.environ.get("JAXCOLOR_DATA_DIR") or
-          os.path.expanduser("~/jaxcolor_datasets"))
-
-
 def ensure_dataset(config, data_dir):
   """synthetic_cels is built on demand; the others must be built by the user first."""
   from jaxcolor.data import builders  # pylint: disable=g-import-not-at-top
@@ -373,7 +378,7 @@ def train_and_evaluate(config, workdir: str, *, progress=None) -> dict:
 
   Returns the last logged scalars (host floats), with "step".
   """
-  from jaxcolor.data import pipeline  # pylint: disable=g-import-not-at-top
+  from jaxcolor.data import build, pipeline  # pylint: disable=g-import-not-at-top
 
   workdir = os.path.abspath(workdir)
   is_main = jax.process_index() == 0
@@ -384,7 +389,7 @@ def train_and_evaluate(config, workdir: str, *, progress=None) -> dict:
   if is_main:
     write_run_info(config, workdir)
 
-  data_dir = data_dir_of(config)
+  data_dir = build.data_dir_of(config)
   ensure_dataset(config, data_dir)
   train_iter = pipeline.make_train_loader(
       config, data_dir=data_dir, process_index=jax.process_index(),

@@ -40,6 +40,7 @@ def tiny_config(data_dir, family="palette", steps=4):
   from configs import tiny  # pylint: disable=g-import-not-at-top
   c = tiny.get_config(family)
   c.num_train_steps = steps
+  c.per_device_batch_size = 2
   c.log_every_steps = 1
   c.sample_every_steps = 2
   c.eval_every_steps = 2

@@ -46,6 +46,22 @@ def test_bench_rejects_bad_resolution(config):
     bench.bench_infer(config, resolutions=(66,), steps=1)
 
 
+def test_bench_data(config, tmp_path):
+  r = bench.bench_data(config, data_dir=tmp_path, workers=(0,), batches=2, num_train=8,
+                       train_images_per_s=1e6)
+  (x,) = r["results"]
+  assert x["workers"] == 0 and x["examples_per_s"] > 0
+  assert r["workers_needed"] >= 1  # nothing feeds a million images/s in-process
+
+
+def test_select_devices():
+  assert len(bench.select_devices()) == 1  # CPU: one, though conftest fakes four
+  assert len(bench.select_devices(2)) == 2
+  from jaxcolor.errors import UserError  # pylint: disable=g-import-not-at-top
+  with pytest.raises(UserError, match="--devices"):
+    bench.select_devices(99)
+
+
 def test_run_hints_json(tmp_path, capsys):
   parser = argparse.ArgumentParser()
   bench.add_arguments(parser)

@@ -32,6 +32,12 @@ def default_data_dir() -> str:
   return os.environ.get("JAXCOLOR_DATA_DIR") or str(pathlib.Path("~/jaxcolor_datasets").expanduser())
 
 
+def data_dir_of(config) -> str:
+  """config.data.data_dir if set, else $JAXCOLOR_DATA_DIR, else ~/jaxcolor_datasets."""
+  configured = config.data.get("data_dir", "") if config is not None else ""
+  return str(pathlib.Path(configured).expanduser()) if configured else default_data_dir()
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
   """Adds the `data build` arguments to parser."""
   parser.add_argument("name", choices=sorted(builders.BUILDERS), help="dataset to build")
