@@ -62,6 +62,7 @@ def _run_train(args, overrides):
                       if k in ("g_l1", "val_psnr", "val_ssim", "val_l1"))
   print(f"trained to step {result['step']} in {args.workdir}" + (f": {summary}" if summary
                                                                   else ""))
+  print(f"generator params sha256 {result['params_sha256']}")
   return 0
 
 

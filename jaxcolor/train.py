@@ -8,6 +8,7 @@ the step number into the seed key, then the device index, then a stream id
 (noise injection, dropout, image pool). A resumed run draws the same numbers.
 """
 
+import hashlib
 import json
 import logging
 import math
@@ -111,9 +112,28 @@ def replicate(tree):
       lambda x: np.broadcast_to(np.asarray(x), (n,) + np.shape(x)), tree))
 
 
+def local_values(x) -> np.ndarray:
+  """This process's slices of a pmapped output, (local_devices, ...) on the host.
+
+  With several processes the step's outputs span devices this process cannot
+  read; only its own shards are fetched.
+  """
+  return np.concatenate([np.asarray(s.data) for s in x.addressable_shards])
+
+
 def unreplicate(tree):
-  """The first device's copy, as host numpy arrays."""
+  """The first local device's copy, as host numpy arrays."""
   return jax.tree_util.tree_map(lambda x: np.asarray(x.addressable_shards[0].data)[0], tree)
+
+
+def params_digest(params) -> str:
+  """sha256 of a parameter tree's bytes: equal digests mean bitwise-equal parameters."""
+  h = hashlib.sha256()
+  for path, leaf in sorted(jax.tree_util.tree_leaves_with_path(params),
+                           key=lambda kv: jax.tree_util.keystr(kv[0])):
+    h.update(jax.tree_util.keystr(path).encode())
+    h.update(np.ascontiguousarray(leaf).tobytes())
+  return h.hexdigest()
 
 
 # --------------------------------------------------------------------------
@@ -261,9 +281,10 @@ def evaluate_batches(p_eval, g_params, batches):
   for batch in batches:
     mask = batch["mask"]
     out, per_image = p_eval(g_params, {k: v for k, v in batch.items() if k != "mask"})
-    per_image = jax.device_get(per_image)
+    per_image = jax.tree_util.tree_map(local_values, per_image)
     if first is None:
-      first = np.asarray(out).reshape((-1,) + out.shape[2:])
+      out = local_values(out)
+      first = out.reshape((-1,) + out.shape[2:])
     for k, v in per_image.items():
       sums[k] = sums.get(k, 0.0) + float(np.sum(np.asarray(v) * mask))
     count += float(mask.sum())
@@ -284,10 +305,15 @@ def ensure_dataset(config, data_dir):
     _sync("dataset_built")
 
 
-def _sync(name):
+def _sync(name, timeout_s: int = 3600):
+  """Waits for every process at the coordination service.
+
+  Not a device collective: gloo gives a collective 30 s for all processes to
+  arrive, too short when one process builds a dataset or compiles longer.
+  """
   if jax.process_count() > 1:
-    from jax.experimental import multihost_utils  # pylint: disable=g-import-not-at-top
-    multihost_utils.sync_global_devices(name)
+    from jax._src import distributed  # pylint: disable=g-import-not-at-top
+    distributed.global_state.client.wait_at_barrier(f"jaxcolor_{name}", timeout_s * 1000)
 
 
 def _git_commit():
@@ -415,6 +441,14 @@ def train_and_evaluate(config, workdir: str, *, progress=None) -> dict:
   p_train_step = make_p_train_step(config, gen, disc)
   p_eval_step = make_p_eval_step(config, gen)
   vgg_params = replicate(_vgg_params(config))
+  first_batch = None
+  if jax.process_count() > 1 and start_step < total_steps:
+    # Compile (into jax's cache) before the first collective, then meet:
+    # processes that finish compiling at different times would miss gloo's
+    # 30 s rendezvous.
+    first_batch = next(train_iter)
+    p_train_step.lower(state, first_batch, vgg_params).compile()
+    _sync("compiled")
   writer = logger_lib.MetricWriter(workdir, enabled=is_main)
   images_per_step = config.per_device_batch_size * jax.device_count()
 
@@ -441,7 +475,7 @@ def train_and_evaluate(config, workdir: str, *, progress=None) -> dict:
     return val, outputs
 
   def fetch(step, scalars):
-    host = jax.device_get(jax.tree_util.tree_map(lambda x: x[0], scalars))
+    host = jax.tree_util.tree_map(lambda x: local_values(x)[0], scalars)
     _check_finite(step, host, last_good)
     return host
 
@@ -453,7 +487,8 @@ def train_and_evaluate(config, workdir: str, *, progress=None) -> dict:
   with _StopSignal() as stop:
     while step < total_steps:
       try:
-        batch = next(train_iter)
+        batch = first_batch if first_batch is not None else next(train_iter)
+        first_batch = None
       except StopIteration:
         log.warning("the data ran out at step %d", step)
         break
@@ -508,4 +543,5 @@ def train_and_evaluate(config, workdir: str, *, progress=None) -> dict:
   manager.close()
   writer.close()
   last["step"] = step
+  last["params_sha256"] = params_digest(unreplicate(state.g_params))
   return last

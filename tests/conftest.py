@@ -51,3 +51,12 @@ def tiny_config(data_dir, family="palette", steps=4):
   c.data.builder_kwargs.num_train = SYNTHETIC_SIZES["num_train"]
   c.data.builder_kwargs.num_val = SYNTHETIC_SIZES["num_val"]
   return c
+
+
+@pytest.fixture(scope="session")
+def trained_run(synthetic_data_dir, tmp_path_factory):
+  """The tiny palette model trained 4 steps (checkpoints at 2 and 4): (workdir, result)."""
+  from jaxcolor import train  # pylint: disable=g-import-not-at-top
+  workdir = tmp_path_factory.mktemp("trained")
+  result = train.train_and_evaluate(tiny_config(synthetic_data_dir), str(workdir))
+  return workdir, result

@@ -22,10 +22,8 @@ def _assert_bitwise_equal(a, b):
 
 
 @pytest.fixture(scope="module")
-def reference_run(synthetic_data_dir, tmp_path_factory):
-  workdir = tmp_path_factory.mktemp("run_a")
-  result = train.train_and_evaluate(tiny_config(synthetic_data_dir), str(workdir))
-  return workdir, result
+def reference_run(trained_run):
+  return trained_run
 
 
 def test_run_writes_checkpoints_logs_samples_and_records(reference_run):

@@ -104,15 +104,47 @@ def _check_batching(config, local_device_count):
                     f"got {config.model.hint!r}")
 
 
+class _GlobalBatchSampler:
+  """Maps grain's interleaved per-process reads onto contiguous global-batch slices.
+
+  grain's loader asks process p for sampler indices p, p + P, p + 2P, ...; its
+  k-th request is answered with global position b*G + p*L + j (k = b*L + j,
+  L = local batch, G = P*L) of the one global order.
+  """
+
+  def __init__(self, sampler, local_batch: int, process_count: int):
+    self._sampler = sampler
+    self._local = local_batch
+    self._count = process_count
+    self._global = local_batch * process_count
+
+  def __len__(self):
+    return len(self._sampler) // self._global * self._global
+
+  def __repr__(self):
+    return (f"_GlobalBatchSampler({self._sampler!r}, local_batch={self._local}, "
+            f"process_count={self._count})")
+
+  def __getitem__(self, index: int):
+    if index < 0 or index >= len(self):
+      raise IndexError(index)
+    k, p = divmod(index, self._count)
+    b, j = divmod(k, self._local)
+    metadata = self._sampler[b * self._global + p * self._local + j]
+    return grain.RecordMetadata(index=index, record_key=metadata.record_key, rng=metadata.rng)
+
+
 def make_train_loader(config, *, data_dir, process_index: int, process_count: int,
                       local_device_count: int):
   """Checkpointable iterator over this process's shard of the train split.
 
-  One global shuffle per epoch (config.seed) is shared by every process;
-  process p takes every P-th position of it, so within an epoch the processes'
-  examples are disjoint and cover the split, and global batch b holds the same
-  examples whatever the number of processes (a 2-host run trains on the data a
-  1-host run would). The sample stream is repeated config.num_epochs times (None:
+  One global shuffle per epoch (config.seed) is shared by every process.
+  Global batch b is positions [b*G, (b+1)*G) of it (G = the global batch) and
+  process p takes the p-th contiguous slice, so within an epoch the
+  processes' examples are disjoint and cover the split, and every device sees
+  the same examples, with the same augmentation draws, whatever the number of
+  processes: a 2-host run trains on exactly the data of a 1-host run (with
+  num_workers fixed: grain batches inside each worker). The sample stream is repeated config.num_epochs times (None:
   forever). Batches hold local_device_count * config.per_device_batch_size
   examples, reshaped to (local_device_count, per_device_batch_size, ...);
   an incomplete last batch is dropped.
@@ -129,11 +161,12 @@ def make_train_loader(config, *, data_dir, process_index: int, process_count: in
     raise UserError(f"train split has {len(source)} examples, fewer than "
                     f"{process_count} processes")
   num_epochs = config.get("num_epochs", None)
-  # The sampler is not sharded (one global order); the loader reads positions
-  # p, p + P, p + 2P, ... of it.
-  sampler = grain.samplers.IndexSampler(
-      num_records=len(source), shard_options=grain.sharding.NoSharding(), shuffle=True,
-      num_epochs=int(num_epochs) if num_epochs else None, seed=int(config.seed))
+  sampler = _GlobalBatchSampler(
+      grain.samplers.IndexSampler(
+          num_records=len(source), shard_options=grain.sharding.NoSharding(), shuffle=True,
+          num_epochs=int(num_epochs) if num_epochs else None, seed=int(config.seed)),
+      local_batch=int(local_device_count) * int(config.per_device_batch_size),
+      process_count=int(process_count))
   data = config.data
   transform = _TrainTransform(
       seed=config.seed, image_size=config.image_size, hint=config.model.hint,

@@ -1,0 +1,118 @@
+"""The `jaxcolor` command end to end, in subprocesses, on the trained tiny model."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import ROOT
+
+
+def jaxcolor(*args, cwd=None):
+  env = dict(os.environ, JAX_NUM_CPU_DEVICES="1",
+             XLA_FLAGS="--xla_force_host_platform_device_count=1")
+  return subprocess.run([sys.executable, "-m", "jaxcolor", *map(str, args)], cwd=cwd or ROOT,
+                        env=env, capture_output=True, text=True, timeout=600)
+
+
+def _one_line_error(result, code=2):
+  assert result.returncode == code, result.stderr[-2000:]
+  assert "Traceback" not in result.stderr
+  errors = [l for l in result.stderr.splitlines() if l.startswith("error: ")]
+  assert len(errors) == 1, result.stderr
+  return errors[0]
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory):
+  d = tmp_path_factory.mktemp("inputs")
+  rng = np.random.default_rng(0)
+  sketch = np.full((299, 401), 255, np.uint8)  # odd size, landscape
+  sketch[50:250:7, :] = 0
+  sketch[:, 30:380:11] = 0
+  Image.fromarray(sketch).save(d / "odd.png")
+  ref = rng.integers(0, 255, (128, 96, 3), dtype=np.uint8)
+  Image.fromarray(ref).save(d / "ref.jpg")
+  (d / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n garbage")
+  return d
+
+
+def test_help_lists_every_command():
+  result = jaxcolor("--help")
+  assert result.returncode == 0
+  for command in ("demo", "train", "colorize", "palette", "evaluate", "data", "bench"):
+    assert command in result.stdout
+  for command in ("train", "colorize", "evaluate", "bench", "palette"):
+    assert jaxcolor(command, "--help").returncode == 0
+
+
+def test_colorize_round_trip_keeps_odd_size(trained_run, inputs, tmp_path):
+  workdir, _ = trained_run
+  out = tmp_path / "out"
+  result = jaxcolor("colorize", inputs / "odd.png", "--reference", inputs / "ref.jpg",
+                    "--checkpoint", workdir, "--out", out)
+  assert result.returncode == 0, result.stderr[-3000:]
+  written = Image.open(out / "odd_color.png")
+  assert written.size == (401, 299) and written.mode == "RGB"
+
+  again = tmp_path / "again"
+  result = jaxcolor("colorize", inputs / "odd.png", "--palette", "#ff0000,#00ff00,#0000ff",
+                    "--checkpoint", workdir / "checkpoints" / "2", "--out", again,
+                    "--variations", "2", "--seed", "5")
+  assert result.returncode == 0, result.stderr[-3000:]
+  v0, v1 = (np.asarray(Image.open(again / f"odd_color_v{i}.png")) for i in range(2))
+  assert v0.shape == (299, 401, 3)
+  assert not np.array_equal(v0, v1)  # seeded noise injection gives distinct variations
+
+
+def test_colorize_batch_skips_bad_file_and_reports_it(trained_run, inputs, tmp_path):
+  workdir, _ = trained_run
+  result = jaxcolor("colorize", inputs / "odd.png", inputs / "broken.png", "--palette",
+                    "#123456", "--checkpoint", workdir, "--out", tmp_path)
+  assert result.returncode == 1
+  assert "broken.png" in result.stderr and "Traceback" not in result.stderr
+  assert (tmp_path / "odd_color.png").exists()
+
+
+def test_user_mistakes_are_one_line_errors(trained_run, inputs, tmp_path):
+  workdir, _ = trained_run
+  line = _one_line_error(jaxcolor("colorize", inputs / "odd.png", "--palette", "#12345g",
+                                  "--checkpoint", workdir, "--out", tmp_path))
+  assert "#12345g" in line
+  line = _one_line_error(jaxcolor("colorize", inputs / "odd.png", "--palette", "#123456",
+                                  "--checkpoint", tmp_path / "nowhere"))
+  assert "nowhere" in line
+  line = _one_line_error(jaxcolor("colorize", inputs / "odd.png", "--palette", "#123456",
+                                  "--checkpoint", workdir, "--step", 3))
+  assert "step 3" in line and "2, 4" in line
+  line = _one_line_error(jaxcolor("train", "--config", "configs/tiny.py", "--workdir", tmp_path,
+                                  "--config.model.widthz=(1,)"))
+  assert "model.widthz" in line and "model.widths" in line
+  line = _one_line_error(jaxcolor("train", "--config", "configs/nope.py", "--workdir", tmp_path))
+  assert "configs/nope.py" in line
+
+
+def test_palette_command_prints_hex_usable_as_palette(inputs, tmp_path):
+  result = jaxcolor("palette", inputs / "ref.jpg", "--out", tmp_path / "swatch.png")
+  assert result.returncode == 0, result.stderr
+  first = result.stdout.strip().splitlines()[0]
+  colours = first.split(",")
+  assert len(colours) == 9 and all(c.startswith("#") and len(c) == 7 for c in colours)
+  assert Image.open(tmp_path / "swatch.png").size[0] > 0
+
+
+def test_evaluate_writes_report_with_baselines(trained_run, tmp_path):
+  workdir, _ = trained_run
+  report_path = tmp_path / "report.json"
+  result = jaxcolor("evaluate", "--checkpoint", workdir, "--num", 4, "--out", report_path,
+                    "--sheet", tmp_path / "sheet.png", "--no-perceptual")
+  assert result.returncode == 0, result.stderr[-3000:]
+  report = json.loads(report_path.read_text())
+  self_mode = report["modes"]["self_reference"]["metrics"]
+  assert {"model", "sketch", "flat_fill"} <= set(self_mode)
+  assert np.isfinite(self_mode["model"]["psnr"])
+  assert (tmp_path / "sheet.png").exists()
