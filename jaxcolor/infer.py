@@ -24,6 +24,7 @@ from jaxcolor import hints
 from jaxcolor import models
 from jaxcolor import sketch as sketch_lib
 from jaxcolor.data import images
+from jaxcolor.data import pipeline
 from jaxcolor.errors import ImageError, UserError
 
 DEFAULT_MAX_SIDE = 1024
@@ -196,10 +197,7 @@ class Colorizer:
     if max(h, w) > _MAX_REFERENCE_SIDE:
       size = working_size(h, w, _MAX_REFERENCE_SIDE)
       ref = np.asarray(Image.fromarray(ref).resize(size[::-1], Image.Resampling.BOX))
-    options = {}
-    if self.kind == "palette":
-      options["color_space"] = self.config.data.get("palette_color_space", "rgb")
-    return hints.compute_hint(self.kind, ref, seed=0, **options)
+    return hints.compute_hint(self.kind, ref, seed=0, **pipeline.hint_options(self.config))
 
   # ------------------------------------------------------------------- forward
 

@@ -45,10 +45,17 @@ def load_source(config, split: str, data_dir):
   return builders.load_split(config.data.name, split, data_dir, **_builder_kwargs(config))
 
 
+def hint_options(config) -> dict:
+  """compute_hint options from the config (the palette's colour space)."""
+  if config.model.hint == "palette":
+    return {"color_space": config.data.get("palette_color_space", "rgb")}
+  return {}
+
+
 def _example(color: np.ndarray, sketch: np.ndarray, reference: np.ndarray,
-             hint_kind: str, hint_seed: int) -> dict:
+             hint_kind: str, hint_seed: int, options=None) -> dict:
   """uint8 colour (H, W, 3), sketch (H, W), reference -> float32 example."""
-  hint = hints.compute_hint(hint_kind, reference, seed=hint_seed)
+  hint = hints.compute_hint(hint_kind, reference, seed=hint_seed, **(options or {}))
   return {
       "sketch": images.to_float(sketch)[..., None],
       "image": images.to_float(color),
@@ -61,10 +68,11 @@ class _TrainTransform(grain.transforms.RandomMap):
   """Random crop + flip (shared by colour and sketch), sketch and reference augmentation."""
 
   def __init__(self, *, seed: int, image_size: int, hint: str, crop_scale,
-               augment_sketch: bool, augment_reference: bool):
+               augment_sketch: bool, augment_reference: bool, hint_options=None):
     self.seed = int(seed)
     self.image_size = int(image_size)
     self.hint = hint
+    self.hint_options = dict(hint_options or {})
     self.crop_scale = tuple(float(s) for s in crop_scale)
     self.augment_sketch = bool(augment_sketch)
     self.augment_reference = bool(augment_reference)
@@ -82,7 +90,8 @@ class _TrainTransform(grain.transforms.RandomMap):
     if self.augment_sketch:
       sketch = sketch_lib.augment_sketch(sketch, rng)
     reference = augment.augmented_reference(color, rng) if self.augment_reference else color
-    return _example(color, sketch, reference, self.hint, int(rng.integers(2**31)))
+    return _example(color, sketch, reference, self.hint, int(rng.integers(2**31)),
+                    self.hint_options)
 
 
 class _ToDevices(grain.transforms.Map):
@@ -172,7 +181,8 @@ def make_train_loader(config, *, data_dir, process_index: int, process_count: in
       seed=config.seed, image_size=config.image_size, hint=config.model.hint,
       crop_scale=data.get("crop_scale", (0.5, 1.0)),
       augment_sketch=data.get("augment_sketch", True),
-      augment_reference=data.get("augment_reference", True))
+      augment_reference=data.get("augment_reference", True),
+      hint_options=hint_options(config))
   batch = int(local_device_count) * int(config.per_device_batch_size)
   worker_count = int(data.get("num_workers", 0) or 0)
   if worker_count and not flags.FLAGS.is_parsed():
@@ -226,7 +236,7 @@ def make_eval_batches(config, *, data_dir, split: str = "val", num_examples: int
   refs = colors
   if shuffled_reference:
     refs = [colors[j] for j in derangement(n, int(config.seed))]
-  examples = [_example(c, s, r, config.model.hint, i)
+  examples = [_example(c, s, r, config.model.hint, i, hint_options(config))
               for i, (c, s, r) in enumerate(zip(colors, sketches, refs))]
   per_device = int(config.per_device_batch_size)
   batch = int(local_device_count) * per_device
