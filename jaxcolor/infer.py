@@ -39,39 +39,9 @@ _WHITE = (255, 255, 255)
 # --------------------------------------------------------------------------- inputs
 
 
-def _is_path(x):
-  return isinstance(x, (str, os.PathLike, bytes, bytearray, memoryview))
-
-
-def _array_to_rgb(arr):
-  """uint8 (H, W), (H, W, 1|3|4) -> (H, W, 3); alpha composited onto white."""
-  arr = np.asarray(arr)
-  if arr.dtype != np.uint8:
-    raise UserError(f"image arrays must be uint8, got {arr.dtype}")
-  if arr.ndim == 3 and arr.shape[-1] == 1:
-    arr = arr[..., 0]
-  if arr.ndim == 2:
-    return np.repeat(arr[..., None], 3, axis=-1)
-  if arr.ndim != 3 or arr.shape[-1] not in (3, 4):
-    raise UserError(f"image arrays must be (H, W), (H, W, 3) or (H, W, 4), got {arr.shape}")
-  if arr.shape[-1] == 4:
-    # pylint: disable-next=protected-access
-    return images._composite(arr, _WHITE)
-  return arr
-
-
 def to_rgb(image):
   """Path, bytes, PIL image or uint8 array -> uint8 (H, W, 3), alpha over white."""
-  if _is_path(image):
-    rgb = images.load_rgb(image)
-  elif isinstance(image, Image.Image):
-    # pylint: disable-next=protected-access
-    rgb = images._to_rgb_array(image, _WHITE)
-  else:
-    rgb = _array_to_rgb(image)
-  if rgb.shape[0] == 0 or rgb.shape[1] == 0:
-    raise UserError(f"image is empty: shape {rgb.shape}")
-  return np.ascontiguousarray(rgb)
+  return images.as_rgb(image, _WHITE)
 
 
 def load_sketch(image, cleanup=False):

@@ -144,6 +144,20 @@ def _to_pil(array_or_pil):
   raise UserError(f"cannot make an image of an array shaped {arr.shape}")
 
 
+def as_rgb(image, background=(255, 255, 255)) -> np.ndarray:
+  """Path, bytes, PIL image or uint8 array ((H, W), (H, W, 1|3|4)) -> uint8 (H, W, 3).
+
+  Alpha is composited onto `background`; files go through `load_rgb`.
+  """
+  if isinstance(image, (str, os.PathLike, bytes, bytearray, memoryview)):
+    rgb = load_rgb(image, background)
+  else:
+    rgb = _to_rgb_array(_to_pil(image), background)
+  if rgb.shape[0] == 0 or rgb.shape[1] == 0:
+    raise UserError(f"image is empty: shape {rgb.shape}")
+  return np.ascontiguousarray(rgb)
+
+
 def encode_png(array, compress_level=6):
   """uint8 (H, W), (H, W, 1|3|4) array or PIL image -> PNG bytes."""
   buf = io.BytesIO()
