@@ -116,3 +116,38 @@ def test_evaluate_writes_report_with_baselines(trained_run, tmp_path):
   assert {"model", "sketch", "flat_fill"} <= set(self_mode)
   assert np.isfinite(self_mode["model"]["psnr"])
   assert (tmp_path / "sheet.png").exists()
+
+
+def test_sigterm_saves_a_checkpoint_and_the_rerun_resumes(synthetic_data_dir, tmp_path):
+  import signal  # pylint: disable=g-import-not-at-top
+  import time  # pylint: disable=g-import-not-at-top
+  from conftest import SYNTHETIC_SIZES  # pylint: disable=g-import-not-at-top
+  args = ["-m", "jaxcolor", "train", "--config", "configs/tiny.py", "--workdir", tmp_path,
+          "--no-progress", "--config.num_train_steps=1000", "--config.per_device_batch_size=1",
+          "--config.log_every_steps=1", "--config.checkpoint_every_steps=1000",
+          "--config.num_eval_examples=2", f"--config.data.data_dir={synthetic_data_dir}",
+          f"--config.data.builder_kwargs.num_train={SYNTHETIC_SIZES['num_train']}",
+          f"--config.data.builder_kwargs.num_val={SYNTHETIC_SIZES['num_val']}"]
+  env = dict(os.environ, JAX_NUM_CPU_DEVICES="1",
+             XLA_FLAGS="--xla_force_host_platform_device_count=1")
+  proc = subprocess.Popen([sys.executable, *map(str, args)], cwd=ROOT, env=env,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+  metrics = tmp_path / "metrics.jsonl"
+  deadline = time.time() + 300
+  while time.time() < deadline and proc.poll() is None:
+    if metrics.exists() and len(metrics.read_text().splitlines()) >= 2:
+      break
+    time.sleep(0.5)
+  proc.send_signal(signal.SIGTERM)
+  out, err = proc.communicate(timeout=300)
+  assert proc.returncode == 0, err[-3000:]
+  assert "SIGTERM: saved step" in err
+  saved = [int(s) for s in os.listdir(tmp_path / "checkpoints") if s.isdigit()]
+  assert len(saved) == 1 and 2 <= saved[0] < 1000
+  # The rerun starts where the signal stopped it.
+  rerun = jaxcolor(*[a for a in args[2:] if not str(a).startswith("--config.num_train")],
+                   f"--config.num_train_steps={saved[0] + 1}")
+  assert rerun.returncode == 0, rerun.stderr[-3000:]
+  steps = [json.loads(l)["step"] for l in metrics.read_text().splitlines()
+           if "g_loss" in json.loads(l)]
+  assert steps[-1] == saved[0] + 1 and steps.count(saved[0] + 1) == 1
