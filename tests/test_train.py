@@ -100,3 +100,24 @@ def test_image_pool_fills_then_swaps_with_probability_half():
     swapped += int(out[0, 0, 0, 0] != 100.0 + i)
     assert int(count) == 4
   assert 70 < swapped < 130
+
+
+def test_histogram_family_resumes_bitwise_with_its_image_pool(synthetic_data_dir, tmp_path):
+  """Guides, dropout, vanilla GAN and the per-device image pool through a resume."""
+  whole, parts = tmp_path / "whole", tmp_path / "parts"
+  config = lambda steps: tiny_config(synthetic_data_dir, family="histogram", steps=steps)
+  result = train.train_and_evaluate(config(3), str(whole))
+  assert np.isfinite(result["g_guide_gray"]) and np.isfinite(result["g_guide_color"])
+  train.train_and_evaluate(config(2), str(parts))
+  train.train_and_evaluate(config(3), str(parts))
+  _assert_bitwise_equal(_generator(whole), _generator(parts))
+  assert result["params_sha256"] == train.params_digest(_generator(parts)[1])
+
+
+def test_bfloat16_compute_trains_with_float32_state(synthetic_data_dir, tmp_path):
+  config = tiny_config(synthetic_data_dir, steps=2)
+  config.model.dtype = "bfloat16"
+  result = train.train_and_evaluate(config, str(tmp_path))
+  assert np.isfinite(result["g_loss"]) and np.isfinite(result["val_psnr"])
+  _, params = _generator(tmp_path)
+  assert all(p.dtype == np.float32 for p in jax.tree_util.tree_leaves(params))
