@@ -24,6 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 from PIL import Image
 
+from jaxcolor import logger
 from jaxcolor import metrics
 from jaxcolor.data import images
 from jaxcolor.errors import UserError
@@ -203,9 +204,8 @@ def evaluate(model, batches, *, mode="self", vgg_params=None, seed=None,
 
 def contact_sheet(samples, rows=SHEET_ROWS):
   """Grid of the first `rows` examples: sketch | reference | output | ground truth."""
-  columns = [np.asarray(samples[c][:rows]) for c in SHEET_COLUMNS]
-  grid = np.concatenate([np.concatenate(list(col), axis=0) for col in columns], axis=1)
-  return Image.fromarray(grid, "RGB")
+  columns = [images.to_float(np.asarray(samples[c][:rows])) for c in SHEET_COLUMNS]
+  return Image.fromarray(logger.sample_grid(*columns, max_rows=rows), "RGB")
 
 
 # --------------------------------------------------------------------------- reports
