@@ -2,15 +2,16 @@
 
   jaxcolor bench [--config configs/palette.py] [--resolution N] [--batch B] [--steps S]
       [--warmup W] [--what train|infer|data|hints|all] [--devices N] [--json out.json]
-      [--peak-flops F] [--data-dir DIR] [--config.FIELD=VALUE ...]
+      [--peak-flops F] [--data-dir DIR] [--no-host-tuning] [--config.FIELD=VALUE ...]
 
 Runs on whatever JAX sees (CPU, GPU or TPU) and names the device. Compiled
 programs are timed after warm-up, each call ended by `jax.block_until_ready`;
 medians are reported. FLOPs come from XLA's cost analysis of the compiled
 program (what XLA executes, so "FLOP utilisation" counts all of it, recomputed
-work included). XLA flags are read from $XLA_FLAGS at start-up, e.g.
-
-  XLA_FLAGS=--xla_cpu_experimental_ynn_fusion_type= jaxcolor bench ...
+work included). XLA flags are read from $XLA_FLAGS at start-up. On a CPU-only
+host the `jaxcolor` command applies `host.tune_cpu_host` first (YNNPACK
+convolution fusions off, huge pages for malloc) unless --no-host-tuning is given;
+the report names the settings in force.
 
 Figures measured with it are in docs/BENCHMARKS.md.
 
@@ -34,6 +35,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxcolor import hints
+from jaxcolor import host
 from jaxcolor import models
 from jaxcolor.errors import UserError
 
@@ -437,6 +439,9 @@ def add_arguments(parser: argparse.ArgumentParser):
   parser.add_argument("--data-dir", default=None,
                       help="where --what data builds its small synthetic_cels set "
                       "(default: a temporary folder)")
+  parser.add_argument("--no-host-tuning", action="store_true",
+                      help="on a CPU-only host, keep jaxlib's default XLA:CPU flags and "
+                      "glibc's malloc settings (see jaxcolor/host.py)")
 
 
 def _fmt_s(x):
@@ -520,12 +525,13 @@ def run(args, overrides) -> int:
   if args.batch:
     config.per_device_batch_size = args.batch
   whats = ("train", "infer", "data", "hints") if args.what == "all" else (args.what,)
+  tuning = host.applied()
   info = device_info()
   report = {"date": time.strftime("%Y-%m-%d %H:%M:%S"), **info,
             "argv": sys.argv,
             "config": args.config, "overrides": list(overrides),
             "resolution": config.image_size, "per_device_batch": config.per_device_batch_size,
-            "dtype": config.model.dtype}
+            "dtype": config.model.dtype, "host_tuning": tuning}
   print(f"jaxcolor bench  {report['date']}  jax {info['jax']} / jaxlib {info['jaxlib']}")
   print(f"device: {info['device_kind']} ({info['platform']}), {info['local_device_count']} "
         f"local device(s), {info['cpu_count']} host CPUs")
@@ -535,6 +541,8 @@ def run(args, overrides) -> int:
           ", ".join(f"{x:.2f}" for x in info["load_average"]))
   if info["xla_flags"]:
     print(f"XLA_FLAGS: {info['xla_flags']}")
+  if tuning:
+    print(f"host tuning (--no-host-tuning turns it off): {'; '.join(tuning)}")
   train_ips = None
   for what in whats:
     print()

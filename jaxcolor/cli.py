@@ -16,6 +16,7 @@ import logging
 import os
 import sys
 
+from jaxcolor import host
 from jaxcolor.errors import UserError
 
 _EPILOG = """examples:
@@ -136,6 +137,9 @@ def build_parser():
 
 
 def main(argv=None) -> int:
+  if argv is None and "--no-host-tuning" not in sys.argv:
+    # Only for a real command line: it may re-execute the process (jaxcolor/host.py).
+    host.tune_cpu_host(restart=True)
   from jaxcolor import config_utils  # pylint: disable=g-import-not-at-top
   argv = sys.argv[1:] if argv is None else list(argv)
   try:

@@ -192,25 +192,39 @@ def make_train_step(config, gen, disc, tx_g, tx_d):
       d_cond, d_fake = pooled[..., :x.shape[-1]], pooled[..., x.shape[-1]:]
     d_fake = jax.lax.stop_gradient(d_fake)
 
-    def d_loss_fn(d_params):
-      p, new_spectral = models.normalized_discriminator_params(m, d_params, state.spectral,
-                                                               update=True)
-      # Real and fake in one call: GroupNorm is per example, so nothing mixes.
-      logits = disc.apply({"params": p}, jnp.concatenate([x, d_cond]),
-                          jnp.concatenate([real, d_fake]))
-      real_logits, fake_logits = jnp.split(logits, 2)
-      loss = losses.d_adversarial(l.gan, real_logits, fake_logits, l.real_label)
-      return loss, (new_spectral, real_logits.mean(), fake_logits.mean())
+    # Spectral norm runs once per step; its vjp carries the gradient with respect
+    # to the normalised kernels back to the raw ones.
+    d_params, sn_vjp, spectral = jax.vjp(
+        lambda d: models.normalized_discriminator_params(m, d, state.spectral, update=True),
+        state.d_params, has_aux=True)
 
-    (d_loss, (spectral, d_real, d_fake_score)), d_grads = jax.value_and_grad(
-        d_loss_fn, has_aux=True)(state.d_params)
+    def d_apply(p, condition, image):
+      return disc.apply({"params": p}, condition, image)
 
-    d_for_g, _ = models.normalized_discriminator_params(m, state.d_params, spectral,
-                                                        update=False)
-    d_for_g = jax.lax.stop_gradient(d_for_g)
+    # Real and fake go through D separately (GroupNorm is per example, so the
+    # logits are those of one joint call): the backward pass then skips the
+    # input gradient of the real half, and without a pool the fake forward
+    # also serves the generator's adversarial loss.
+    real_logits, real_vjp = jax.vjp(lambda p: d_apply(p, x, real), d_params)
+    fake_logits, fake_vjp = jax.vjp(lambda p, f: d_apply(p, d_cond, f), d_params, d_fake)
+    d_loss, (ct_real, ct_fake) = jax.value_and_grad(
+        lambda r, f: losses.d_adversarial(l.gan, r, f, l.real_label), argnums=(0, 1))(
+            real_logits, fake_logits)
+    (grad_real,) = real_vjp(ct_real)
+    grad_fake, _ = fake_vjp(ct_fake)
+    (d_grads,) = sn_vjp(jax.tree.map(jnp.add, grad_real, grad_fake))
+    d_real, d_fake_score = real_logits.mean(), fake_logits.mean()
+
+    if config.image_pool_size > 0:  # D judged pooled fakes; the generator needs its own
+      g_logits, g_logits_vjp = jax.vjp(
+          lambda f: d_apply(jax.lax.stop_gradient(d_params), x, f), fake)
+      fake_input_vjp = lambda ct: g_logits_vjp(ct)[0]
+    else:
+      g_logits = fake_logits
+      fake_input_vjp = lambda ct: fake_vjp(ct)[1]
+    adv, ct_adv = jax.value_and_grad(lambda z: losses.g_adversarial(l.gan, z))(g_logits)
 
     def g_loss_fn(fake, guides):
-      adv = losses.g_adversarial(l.gan, disc.apply({"params": d_for_g}, x, fake))
       rec = losses.l1(fake, real)
       parts = {"g_adv": adv, "g_l1": rec}
       content = rec
@@ -219,7 +233,7 @@ def make_train_step(config, gen, disc, tx_g, tx_d):
         parts["g_guide_color"] = losses.l1(guides["color"], real)
         content = (content + l.guide_gray * parts["g_guide_gray"] +
                    l.guide_color * parts["g_guide_color"])
-      total = adv + l.l1 * content
+      total = l.l1 * content
       if l.feature > 0:
         parts["g_feature"] = losses.feature_loss(vgg_params, fake, real, feature_layers,
                                                  vgg_dtype)
@@ -229,8 +243,10 @@ def make_train_step(config, gen, disc, tx_g, tx_d):
         total = total + l.tv * parts["g_tv"]
       return total, parts
 
-    (g_loss, g_parts), cotangents = jax.value_and_grad(
+    (g_rest, g_parts), (fake_ct, guides_ct) = jax.value_and_grad(
         g_loss_fn, argnums=(0, 1), has_aux=True)(fake, guides)
+    g_loss = adv + g_rest
+    cotangents = (fake_ct + fake_input_vjp(ct_adv).astype(fake_ct.dtype), guides_ct)
     (g_grads,) = g_vjp(cotangents)
 
     g_grads = jax.lax.pmean(g_grads, AXIS)

@@ -117,6 +117,24 @@ def test_patchgan_map_size_and_70x70_receptive_field():
   assert cols.max() - cols.min() + 1 == 70
 
 
+@pytest.mark.parametrize("size", [(8, 8), (6, 10)])
+def test_space_to_depth_stride2_conv_matches_the_direct_conv(size):
+  from jaxcolor.models import patchgan  # pylint: disable=g-import-not-at-top
+  x = jax.random.normal(jax.random.key(0), (2, *size, 5))
+  k = jax.random.normal(jax.random.key(1), (4, 4, 5, 7))
+  ct = jax.random.normal(jax.random.key(2), (2, size[0] // 2, size[1] // 2, 7))
+
+  def direct(x, k):
+    return jax.lax.conv_general_dilated(x, k, (2, 2), ((1, 1), (1, 1)),
+                                        dimension_numbers=("NHWC", "HWIO", "NHWC"))
+
+  y, vjp = jax.vjp(patchgan.conv4x4_stride2, x, k)
+  y_ref, vjp_ref = jax.vjp(direct, x, k)
+  np.testing.assert_allclose(y, y_ref, rtol=1e-5, atol=1e-5)
+  for got, want in zip(vjp(ct), vjp_ref(ct)):
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-4)
+
+
 def test_bfloat16_compute_keeps_float32_params():
   c = tiny_config.get_config("palette")
   c.model.dtype = "bfloat16"

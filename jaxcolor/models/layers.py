@@ -18,9 +18,52 @@ def num_groups(channels: int, max_groups: int) -> int:
   return g
 
 
-def group_norm(channels: int, max_groups: int, dtype: Dtype, name=None) -> nn.GroupNorm:
-  return nn.GroupNorm(num_groups=num_groups(channels, max_groups), epsilon=1e-5,
-                      dtype=dtype, param_dtype=jnp.float32, name=name)
+class GroupNorm(nn.Module):
+  """`nn.GroupNorm` for NHWC inputs: the same parameters ("scale", "bias") and outputs.
+
+  Statistics (mean and mean of squares, in at least float32, over H, W and each
+  group's channels) are reduced over one axis of a (B, H*W, C) view, then over
+  the group's channels. XLA:CPU runs a reduction over one axis 2-3x faster than
+  the same reduction over the three axes (H, W, channels in group) of
+  `nn.GroupNorm`, in the forward and the backward pass.
+  """
+  num_groups: int = 32
+  epsilon: float = 1e-5
+  use_scale: bool = True
+  use_bias: bool = True
+  dtype: Dtype | None = None
+  param_dtype: Dtype = jnp.float32
+
+  @nn.compact
+  def __call__(self, x):
+    b, c, g = x.shape[0], x.shape[-1], self.num_groups
+    if g <= 0 or c % g:
+      raise ValueError(f"number of groups ({g}) does not divide the number of channels ({c})")
+    # The barrier keeps XLA from folding the reshape back into a multi-axis reduction.
+    xr = jax.lax.optimization_barrier(
+        x.astype(jnp.promote_types(x.dtype, jnp.float32)).reshape(b, -1, c))
+    mean = jnp.mean(jnp.mean(xr, axis=1).reshape(b, g, -1), axis=-1)
+    mean2 = jnp.mean(jnp.mean(xr * xr, axis=1).reshape(b, g, -1), axis=-1)
+    var = jnp.maximum(0.0, mean2 - mean * mean)  # E[x^2] - E[x]^2, as nn.GroupNorm
+    mean = jnp.repeat(mean, c // g, axis=-1)[:, None, :]
+    mul = jnp.repeat(jax.lax.rsqrt(var + self.epsilon), c // g, axis=-1)[:, None, :]
+    args = [x]
+    if self.use_scale:
+      scale = self.param("scale", nn.initializers.ones, (c,), self.param_dtype)
+      mul = mul * scale
+      args.append(scale)
+    y = (xr - mean) * mul
+    if self.use_bias:
+      bias = self.param("bias", nn.initializers.zeros, (c,), self.param_dtype)
+      y = y + bias
+      args.append(bias)
+    dtype = self.dtype if self.dtype is not None else jnp.result_type(*args)
+    return y.reshape(x.shape).astype(dtype)
+
+
+def group_norm(channels: int, max_groups: int, dtype: Dtype, name=None) -> GroupNorm:
+  return GroupNorm(num_groups=num_groups(channels, max_groups), epsilon=1e-5,
+                   dtype=dtype, param_dtype=jnp.float32, name=name)
 
 
 def conv(features: int, kernel: int, dtype: Dtype, *, use_bias: bool = False, stride: int = 1,
@@ -32,9 +75,34 @@ def conv(features: int, kernel: int, dtype: Dtype, *, use_bias: bool = False, st
                  name=name)
 
 
+def _max3_s2(x: jax.Array, axis: int) -> jax.Array:
+  """Max over the windows {2i-1, 2i, 2i+1} of `axis` (even length), i.e. 3-wide, stride 2, pad 1."""
+  n = x.shape[axis]
+  pairs = x.reshape(x.shape[:axis] + (n // 2, 2) + x.shape[axis + 1:])
+  even = jax.lax.index_in_dim(pairs, 0, axis + 1, keepdims=False)
+  odd = jax.lax.index_in_dim(pairs, 1, axis + 1, keepdims=False)
+  # Window i also holds element 2i-1: the previous pair's odd element (padding for i = 0).
+  pad = [(0, 0)] * x.ndim
+  pad[axis] = (1, 0)
+  prev = jnp.pad(jax.lax.slice_in_dim(odd, 0, n // 2 - 1, axis=axis), pad,
+                 constant_values=-jnp.inf)
+  return jnp.maximum(jnp.maximum(even, odd), prev)
+
+
 def max_pool_3x3(x: jax.Array) -> jax.Array:
-  """3x3 max-pool, stride 2, padding 1 (the palette family's down-sampling)."""
-  return nn.max_pool(x, (3, 3), strides=(2, 2), padding=((1, 1), (1, 1)))
+  """3x3 max-pool, stride 2, padding 1 (the palette family's down-sampling).
+
+  On even sizes it is computed separably (rows, then columns) from reshapes and
+  element-wise maxima: the same outputs as `nn.max_pool`, and a backward pass
+  several times faster on CPU, where XLA lowers the `reduce_window` gradient to
+  an index search and a scatter. The gradient matches except where a window
+  holds several equal maxima (`jnp.maximum` splits it between them, the
+  `reduce_window` gradient picks one); after a ReLU such ties are zeros, whose
+  gradient the ReLU discards either way.
+  """
+  if x.shape[1] % 2 or x.shape[2] % 2:
+    return nn.max_pool(x, (3, 3), strides=(2, 2), padding=((1, 1), (1, 1)))
+  return _max3_s2(_max3_s2(x, 1), 2)
 
 
 def upsample_nearest(x: jax.Array) -> jax.Array:
@@ -105,8 +173,8 @@ class AttentionGate(nn.Module):
     x1 = group_norm(self.inter_features, self.norm_groups, self.dtype, "skip_norm")(x1)
     psi = conv(1, 1, self.dtype, use_bias=True, name="psi_conv")(nn.relu(g1 + x1))
     # Instance norm of the one-channel map, without affine parameters.
-    psi = nn.GroupNorm(num_groups=1, use_scale=False, use_bias=False, dtype=self.dtype,
-                       name="psi_norm")(psi)
+    psi = GroupNorm(num_groups=1, use_scale=False, use_bias=False, dtype=self.dtype,
+                    name="psi_norm")(psi)
     return x * nn.sigmoid(psi)
 
 

@@ -8,11 +8,50 @@ transform `transforms.spectral_normalize`, applied by the caller once per step
 from typing import Any, Sequence
 
 import flax.linen as nn
+import jax
 import jax.numpy as jnp
 
 from jaxcolor.models.layers import group_norm
 
 Dtype = Any
+
+
+def conv4x4_stride2(x: jax.Array, kernel: jax.Array) -> jax.Array:
+  """4x4 conv, stride 2, padding 1, on an NHWC input of even height and width.
+
+  Computed as a 2x2 stride-1 conv of the space-to-depth input: the same sums,
+  but its gradients are stride-1 convs too. The direct form's input gradient is
+  a conv over a zero-dilated map (3/4 of its multiplications by zero), which
+  XLA:CPU runs 1.5-2x slower.
+  """
+  b, h, w, c = x.shape
+  x = jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
+  h2, w2 = (h + 2) // 2, (w + 2) // 2
+  x = x.reshape(b, h2, 2, w2, 2, c).transpose(0, 1, 3, 2, 4, 5).reshape(b, h2, w2, 4 * c)
+  # kernel[2i + p, 2j + q] -> k[i, j, (p, q, c)], matching the depth order above.
+  k = kernel.reshape(2, 2, 2, 2, c, -1).transpose(0, 2, 1, 3, 4, 5).reshape(2, 2, 4 * c, -1)
+  return jax.lax.conv_general_dilated(x, k, (1, 1), "VALID",
+                                      dimension_numbers=("NHWC", "HWIO", "NHWC"))
+
+
+class _Conv4x4(nn.Module):
+  """`nn.Conv(features, (4, 4), strides, padding=1)` with the same parameters."""
+  features: int
+  stride: int
+  dtype: Dtype
+
+  @nn.compact
+  def __call__(self, x):
+    kernel = self.param("kernel", nn.initializers.normal(0.02),
+                        (4, 4, x.shape[-1], self.features), jnp.float32)
+    bias = self.param("bias", nn.initializers.zeros, (self.features,), jnp.float32)
+    x, kernel, bias = x.astype(self.dtype), kernel.astype(self.dtype), bias.astype(self.dtype)
+    if self.stride == 2 and x.shape[1] % 2 == 0 and x.shape[2] % 2 == 0:
+      y = conv4x4_stride2(x, kernel)
+    else:
+      y = jax.lax.conv_general_dilated(x, kernel, (self.stride,) * 2, ((1, 1), (1, 1)),
+                                       dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    return y + bias
 
 
 class PatchGAN(nn.Module):
@@ -33,12 +72,9 @@ class PatchGAN(nn.Module):
     x = jnp.concatenate([condition, image], axis=-1).astype(self.dtype)
     strides = (2,) * (len(self.widths) - 1) + (1,)
     for i, (c, s) in enumerate(zip(self.widths, strides)):
-      x = nn.Conv(c, (4, 4), strides=(s, s), padding=((1, 1), (1, 1)), dtype=self.dtype,
-                  param_dtype=jnp.float32, kernel_init=nn.initializers.normal(0.02),
-                  name=f"conv{i}")(x)
+      x = _Conv4x4(c, s, self.dtype, name=f"conv{i}")(x)
       if i > 0 and self.use_norm:
         x = group_norm(c, self.norm_groups, self.dtype, f"norm{i}")(x)
       x = nn.leaky_relu(x, 0.2)
-    x = nn.Conv(1, (4, 4), padding=((1, 1), (1, 1)), dtype=self.dtype, param_dtype=jnp.float32,
-                kernel_init=nn.initializers.normal(0.02), name="logits")(x)
+    x = _Conv4x4(1, 1, self.dtype, name="logits")(x)
     return x.astype(jnp.float32)
