@@ -7,11 +7,11 @@ tunables), so the CLI applies them first thing; `JAXCOLOR_HOST_TUNING=0` (or
 are in docs/BENCHMARKS.md.
 
 - `CPU_XLA_FLAGS`: YNNPACK's convolution fusions (on by default in jaxlib 0.10)
-  compute weight gradients up to 2x slower than XLA's Eigen convolutions.
+  compute weight gradients 1.5-2.3x slower than XLA's Eigen convolutions.
 - `MALLOC_TUNABLES`: XLA:CPU allocates each execution's temporaries (about
   2 GB for the palette train step at 256x256) with malloc, which maps them
-  fresh every step; transparent huge pages make those mappings ~500x fewer
-  page faults.
+  afresh every step; with transparent huge pages (2 MiB rather than 4 KiB)
+  the kernel faults them in far fewer pieces.
 """
 
 import importlib.util
