@@ -194,7 +194,7 @@ def make_train_step(config, gen, disc, tx_g, tx_d):
 
     # Spectral norm runs once per step; its vjp carries the gradient with respect
     # to the normalised kernels back to the raw ones.
-    d_params, sn_vjp, spectral = jax.vjp(
+    d_normed, sn_vjp, spectral = jax.vjp(
         lambda d: models.normalized_discriminator_params(m, d, state.spectral, update=True),
         state.d_params, has_aux=True)
 
@@ -205,8 +205,8 @@ def make_train_step(config, gen, disc, tx_g, tx_d):
     # logits are those of one joint call): the backward pass then skips the
     # input gradient of the real half, and without a pool the fake forward
     # also serves the generator's adversarial loss.
-    real_logits, real_vjp = jax.vjp(lambda p: d_apply(p, x, real), d_params)
-    fake_logits, fake_vjp = jax.vjp(lambda p, f: d_apply(p, d_cond, f), d_params, d_fake)
+    real_logits, real_vjp = jax.vjp(lambda p: d_apply(p, x, real), d_normed)
+    fake_logits, fake_vjp = jax.vjp(lambda p, f: d_apply(p, d_cond, f), d_normed, d_fake)
     d_loss, (ct_real, ct_fake) = jax.value_and_grad(
         lambda r, f: losses.d_adversarial(l.gan, r, f, l.real_label), argnums=(0, 1))(
             real_logits, fake_logits)
@@ -217,7 +217,7 @@ def make_train_step(config, gen, disc, tx_g, tx_d):
 
     if config.image_pool_size > 0:  # D judged pooled fakes; the generator needs its own
       g_logits, g_logits_vjp = jax.vjp(
-          lambda f: d_apply(jax.lax.stop_gradient(d_params), x, f), fake)
+          lambda f: d_apply(jax.lax.stop_gradient(d_normed), x, f), fake)
       fake_input_vjp = lambda ct: g_logits_vjp(ct)[0]
     else:
       g_logits = fake_logits
