@@ -117,6 +117,44 @@ def test_patchgan_map_size_and_70x70_receptive_field():
   assert cols.max() - cols.min() + 1 == 70
 
 
+@pytest.mark.parametrize("channels,groups", [(8, 4), (6, 1)])
+def test_group_norm_matches_flax_group_norm_with_gradients(channels, groups):
+  import flax.linen as nn  # pylint: disable=g-import-not-at-top
+  from jaxcolor.models import layers  # pylint: disable=g-import-not-at-top
+  x = 3.0 * jax.random.normal(jax.random.key(0), (2, 5, 7, channels)) + 1.0
+  ct = jax.random.normal(jax.random.key(1), x.shape)
+  ours = layers.GroupNorm(num_groups=groups)
+  ref = nn.GroupNorm(num_groups=groups, epsilon=1e-5)
+  variables = ref.init(jax.random.key(2), x)
+  variables = jax.tree.map(lambda p: p + 0.3 * jax.random.normal(jax.random.key(3), p.shape),
+                           variables)
+  assert jax.tree.structure(ours.init(jax.random.key(2), x)) == jax.tree.structure(variables)
+  y, vjp = jax.vjp(ours.apply, variables, x)
+  y_ref, vjp_ref = jax.vjp(ref.apply, variables, x)
+  np.testing.assert_allclose(y, y_ref, rtol=1e-5, atol=1e-5)
+  for got, want in zip(jax.tree.leaves(vjp(ct)), jax.tree.leaves(vjp_ref(ct))):
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("size", [(8, 8), (7, 6)])
+def test_max_pool_matches_flax_max_pool_with_gradients(size):
+  import flax.linen as nn  # pylint: disable=g-import-not-at-top
+  from jaxcolor.models import layers  # pylint: disable=g-import-not-at-top
+  # Distinct values: no ties, where the two gradients may split differently.
+  x = jax.random.permutation(jax.random.key(0), 2 * size[0] * size[1] * 3).astype(jnp.float32)
+  x = x.reshape(2, *size, 3)
+
+  def ref(x):
+    return nn.max_pool(x, (3, 3), strides=(2, 2), padding=((1, 1), (1, 1)))
+
+  y, vjp = jax.vjp(layers.max_pool_3x3, x)
+  y_ref, vjp_ref = jax.vjp(ref, x)
+  np.testing.assert_array_equal(y, y_ref)
+  ct = jax.random.normal(jax.random.key(1), y.shape)
+  # Overlapping windows add up in another order: equal to rounding.
+  np.testing.assert_allclose(vjp(ct)[0], vjp_ref(ct)[0], rtol=1e-6, atol=1e-6)
+
+
 @pytest.mark.parametrize("size", [(8, 8), (6, 10)])
 def test_space_to_depth_stride2_conv_matches_the_direct_conv(size):
   from jaxcolor.models import patchgan  # pylint: disable=g-import-not-at-top
