@@ -26,7 +26,9 @@ _EPILOG = """examples:
       --config.data.data_dir=~/datasets --config.per_device_batch_size=4
   jaxcolor colorize my_sketch.png --palette '#f2c9a0,#3b2a4d,#c0392b' --checkpoint runs/palette
   jaxcolor colorize sketches/ --reference ref.png --checkpoint runs/palette --out out/
-run `jaxcolor COMMAND --help` for each command's options."""
+run `jaxcolor COMMAND --help` for each command's options.
+on a CPU-only host every command first tunes XLA and malloc for speed (jaxcolor/host.py);
+JAXCOLOR_HOST_TUNING=0 turns that off."""
 
 
 def _add_train(sub):
