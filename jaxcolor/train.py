@@ -216,8 +216,7 @@ def make_train_step(config, gen, disc, tx_g, tx_d):
     d_real, d_fake_score = real_logits.mean(), fake_logits.mean()
 
     if config.image_pool_size > 0:  # D judged pooled fakes; the generator needs its own
-      g_logits, g_logits_vjp = jax.vjp(
-          lambda f: d_apply(jax.lax.stop_gradient(d_normed), x, f), fake)
+      g_logits, g_logits_vjp = jax.vjp(lambda f: d_apply(d_normed, x, f), fake)
       fake_input_vjp = lambda ct: g_logits_vjp(ct)[0]
     else:
       g_logits = fake_logits
