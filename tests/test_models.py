@@ -155,6 +155,50 @@ def test_max_pool_matches_flax_max_pool_with_gradients(size):
   np.testing.assert_allclose(vjp(ct)[0], vjp_ref(ct)[0], rtol=1e-6, atol=1e-6)
 
 
+def test_max_pool_gradient_goes_whole_to_one_maximum_per_window():
+  from jaxcolor.models import layers  # pylint: disable=g-import-not-at-top
+  # After a ReLU most windows tie at zero; values repeat often too.
+  x = jnp.maximum(jnp.round(jax.random.normal(jax.random.key(0), (2, 8, 12, 3)) * 2), 0.0)
+  ct = jax.random.uniform(jax.random.key(1), (2, 4, 6, 3), minval=1.0, maxval=2.0)
+  y, vjp = jax.vjp(layers.max_pool_3x3, x)
+  dx = np.asarray(vjp(ct)[0])
+  # Nothing is split or lost: the cotangents add up, and each input that
+  # received some is the maximum of a window holding it.
+  np.testing.assert_allclose(dx.sum(axis=(1, 2)), np.asarray(ct).sum(axis=(1, 2)), rtol=1e-6)
+  y = np.asarray(y)
+  for b, r, c, ch in zip(*np.nonzero(dx)):
+    windows = [(i, j) for i in range(4) for j in range(6)
+               if abs(r - 2 * i) <= 1 and abs(c - 2 * j) <= 1]
+    assert any(x[b, r, c, ch] == y[b, i, j, ch] for i, j in windows)
+  # All tied: each window's unit cotangent lands whole on one input.
+  _, vjp0 = jax.vjp(layers.max_pool_3x3, jnp.zeros_like(x))
+  dx0 = np.asarray(vjp0(jnp.ones_like(ct))[0])
+  np.testing.assert_array_equal(dx0, np.round(dx0))
+  assert dx0.sum() == ct.size
+
+
+@pytest.mark.parametrize("size,k", [((2, 2), 3), ((4, 4), 3), ((1, 4), 3), ((4, 4), 1),
+                                    ((8, 8), 3)])
+def test_conv_on_small_maps_matches_xla_conv_with_gradients(size, k):
+  from jaxcolor.models import layers  # pylint: disable=g-import-not-at-top
+  x = jax.random.normal(jax.random.key(0), (2, *size, 6))
+  w = jax.random.normal(jax.random.key(1), (k, k, 6, 5))
+  ct = jax.random.normal(jax.random.key(2), (2, *size, 5))
+  dn = jax.lax.conv_dimension_numbers(x.shape, w.shape, ("NHWC", "HWIO", "NHWC"))
+
+  def ours(x, w):
+    return layers._conv_small_maps_as_matmul(x, w, (1, 1), "SAME", dimension_numbers=dn)  # pylint: disable=protected-access
+
+  def ref(x, w):
+    return jax.lax.conv_general_dilated(x, w, (1, 1), "SAME", dimension_numbers=dn)
+
+  y, vjp = jax.vjp(ours, x, w)
+  y_ref, vjp_ref = jax.vjp(ref, x, w)
+  np.testing.assert_allclose(y, y_ref, rtol=1e-5, atol=1e-5)
+  for a, b in zip(vjp(ct), vjp_ref(ct)):
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+
+
 @pytest.mark.parametrize("size", [(8, 8), (6, 10)])
 def test_space_to_depth_stride2_conv_matches_the_direct_conv(size):
   from jaxcolor.models import patchgan  # pylint: disable=g-import-not-at-top

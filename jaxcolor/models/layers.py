@@ -6,6 +6,7 @@ from typing import Any
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+from jax import lax
 
 Dtype = Any
 
@@ -66,43 +67,124 @@ def group_norm(channels: int, max_groups: int, dtype: Dtype, name=None) -> Group
                    dtype=dtype, param_dtype=jnp.float32, name=name)
 
 
+SMALL_MAP_PIXELS = 16  # at most 4x4: see `_conv_small_maps_as_matmul`
+
+
+def _conv_small_maps_as_matmul(lhs, rhs, window_strides, padding, lhs_dilation=None,
+                               rhs_dilation=None, dimension_numbers=None,
+                               feature_group_count=1, precision=None, **kwargs):
+  """`lax.conv_general_dilated`, computed as one matrix product on tiny feature maps.
+
+  At the U-Net's innermost levels (2x2 and 4x4 maps, 512-1024 channels) the
+  convolution is a matrix-vector-like product with a large kernel. XLA:CPU's
+  convolution runs it at a few GFLOP/s (2x2, 512->512: 22 ms forward and
+  backward, against 2.4 ms for im2col + dot), and its backward pass copies the
+  kernel transposed; the dot's backward uses the kernel as it is. Other shapes,
+  and anything but a stride-1 "SAME" NHWC/HWIO convolution, go to XLA's.
+  """
+  kh, kw, cin, cout = rhs.shape
+  nhwc = lax.conv_dimension_numbers(lhs.shape, rhs.shape, ("NHWC", "HWIO", "NHWC"))
+  same = [((k - 1) // 2, k // 2) for k in (kh, kw)]
+  plain = (lhs.ndim == 4 and dimension_numbers == nhwc and feature_group_count == 1 and
+           not kwargs and all(s == 1 for s in window_strides) and
+           all(d == 1 for d in (lhs_dilation or (1, 1)) + (rhs_dilation or (1, 1))) and
+           (padding == "SAME" or [tuple(p) for p in padding] == same))
+  if not plain or lhs.shape[1] * lhs.shape[2] > SMALL_MAP_PIXELS:
+    return lax.conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation,
+                                    rhs_dilation, dimension_numbers, feature_group_count,
+                                    precision=precision, **kwargs)
+  b, h, w, _ = lhs.shape
+  x = jnp.pad(lhs, ((0, 0), same[0], same[1], (0, 0)))
+  # Columns ordered (kh, kw, in), the row order of the HWIO kernel as a matrix.
+  cols = jnp.concatenate([x[:, i:i + h, j:j + w, :] for i in range(kh) for j in range(kw)], -1)
+  y = jnp.dot(cols.reshape(b * h * w, kh * kw * cin), rhs.reshape(kh * kw * cin, cout),
+              precision=precision)
+  return y.reshape(b, h, w, cout)
+
+
 def conv(features: int, kernel: int, dtype: Dtype, *, use_bias: bool = False, stride: int = 1,
          padding="SAME", name=None) -> nn.Conv:
   # PyTorch-style fan-in uniform init keeps activations in range without batch norm.
   return nn.Conv(features, (kernel, kernel), strides=(stride, stride), padding=padding,
                  use_bias=use_bias, dtype=dtype, param_dtype=jnp.float32,
                  kernel_init=nn.initializers.variance_scaling(1 / 3, "fan_in", "uniform"),
-                 name=name)
+                 conv_general_dilated=_conv_small_maps_as_matmul, name=name)
 
 
-def _max3_s2(x: jax.Array, axis: int) -> jax.Array:
-  """Max over the windows {2i-1, 2i, 2i+1} of `axis` (even length), i.e. 3-wide, stride 2, pad 1."""
+def _pairs(x: jax.Array, axis: int):
   n = x.shape[axis]
-  pairs = x.reshape(x.shape[:axis] + (n // 2, 2) + x.shape[axis + 1:])
-  even = jax.lax.index_in_dim(pairs, 0, axis + 1, keepdims=False)
-  odd = jax.lax.index_in_dim(pairs, 1, axis + 1, keepdims=False)
-  # Window i also holds element 2i-1: the previous pair's odd element (padding for i = 0).
-  pad = [(0, 0)] * x.ndim
-  pad[axis] = (1, 0)
-  prev = jnp.pad(jax.lax.slice_in_dim(odd, 0, n // 2 - 1, axis=axis), pad,
-                 constant_values=-jnp.inf)
-  return jnp.maximum(jnp.maximum(even, odd), prev)
+  p = x.reshape(x.shape[:axis] + (n // 2, 2) + x.shape[axis + 1:])
+  return (jax.lax.index_in_dim(p, 0, axis + 1, keepdims=False),
+          jax.lax.index_in_dim(p, 1, axis + 1, keepdims=False))
+
+
+def _shift(a: jax.Array, axis: int, by: int, fill=0.0) -> jax.Array:
+  """out[i] = a[i - by] along `axis` (by = +1 or -1), `fill` where that is outside."""
+  n = a.shape[axis]
+  pad = [(0, 0)] * a.ndim
+  pad[axis] = (1, 0) if by > 0 else (0, 1)
+  kept = jax.lax.slice_in_dim(a, 0, n - 1, axis=axis) if by > 0 else jax.lax.slice_in_dim(
+      a, 1, n, axis=axis)
+  return jnp.pad(kept, pad, constant_values=fill)
+
+
+def _max3_s2(x: jax.Array, axis: int):
+  """Max over the windows {2i-1, 2i, 2i+1} of `axis` (even length), and which one won (0-2).
+
+  The first of equal maxima wins, as in PyTorch's max-pool.
+  """
+  even, odd = _pairs(x, axis)
+  best = _shift(odd, axis, 1, -jnp.inf)  # element 2i-1; padding for i = 0
+  which = jnp.zeros(best.shape, jnp.int8)
+  for code, cand in ((1, even), (2, odd)):
+    which = jnp.where(cand > best, jnp.int8(code), which)
+    best = jnp.maximum(best, cand)
+  return best, which
+
+
+def _max3_s2_grad(g: jax.Array, which: jax.Array, axis: int) -> jax.Array:
+  """The cotangent of `_max3_s2`'s input: each window's cotangent goes to its winner."""
+  pick = lambda code: jnp.where(which == code, g, jnp.zeros((), g.dtype))
+  even = pick(1)
+  odd = pick(2) + _shift(pick(0), axis, -1)  # window i + 1 starts at element 2i+1
+  out = jnp.stack([even, odd], axis + 1)
+  return out.reshape(out.shape[:axis] + (-1,) + out.shape[axis + 2:])
+
+
+@jax.custom_vjp
+def _max_pool_3x3_even(x: jax.Array) -> jax.Array:
+  return _max3_s2(_max3_s2(x, 1)[0], 2)[0]
+
+
+def _max_pool_fwd(x):
+  rows, which_row = _max3_s2(x, 1)
+  out, which_col = _max3_s2(rows, 2)
+  return out, (which_row, which_col)
+
+
+def _max_pool_bwd(res, g):
+  which_row, which_col = res
+  return (_max3_s2_grad(_max3_s2_grad(g, which_col, 2), which_row, 1),)
+
+
+_max_pool_3x3_even.defvjp(_max_pool_fwd, _max_pool_bwd)
 
 
 def max_pool_3x3(x: jax.Array) -> jax.Array:
   """3x3 max-pool, stride 2, padding 1 (the palette family's down-sampling).
 
   On even sizes it is computed separably (rows, then columns) from reshapes and
-  element-wise maxima: the same outputs as `nn.max_pool`, and a backward pass
-  several times faster on CPU, where XLA lowers the `reduce_window` gradient to
-  an index search and a scatter. The gradient matches except where a window
-  holds several equal maxima (`jnp.maximum` splits it between them, the
-  `reduce_window` gradient picks one); after a ReLU such ties are zeros, whose
-  gradient the ReLU discards either way.
+  element-wise maxima, and its gradient from the int8 index of each window's
+  winner: the same outputs as `nn.max_pool`, with a backward pass several times
+  faster on CPU, where XLA lowers the `reduce_window` gradient to an index
+  search and a scatter, and autodiff of `jnp.maximum` re-evaluates the forward
+  pass to split ties. Where a window holds several equal maxima, one of them
+  takes the window's whole gradient (as in PyTorch; the first column, then the
+  first row, of the window), where `jnp.maximum` would split it.
   """
   if x.shape[1] % 2 or x.shape[2] % 2:
     return nn.max_pool(x, (3, 3), strides=(2, 2), padding=((1, 1), (1, 1)))
-  return _max3_s2(_max3_s2(x, 1), 2)
+  return _max_pool_3x3_even(x)
 
 
 def upsample_nearest(x: jax.Array) -> jax.Array:
