@@ -34,24 +34,20 @@ def conv4x4_stride2(x: jax.Array, kernel: jax.Array) -> jax.Array:
                                       dimension_numbers=("NHWC", "HWIO", "NHWC"))
 
 
-class _Conv4x4(nn.Module):
-  """`nn.Conv(features, (4, 4), strides, padding=1)` with the same parameters."""
-  features: int
-  stride: int
-  dtype: Dtype
+def _conv(lhs, rhs, window_strides, padding, *args, **kwargs):
+  """`nn.Conv`'s convolution: the stride-2 4x4 ones on even sizes by `conv4x4_stride2`."""
+  if (tuple(window_strides) == (2, 2) and rhs.shape[:2] == (4, 4) and not args and
+      lhs.shape[1] % 2 == 0 and lhs.shape[2] % 2 == 0 and
+      [tuple(p) for p in padding] == [(1, 1), (1, 1)] and
+      all(d == 1 for k in ("lhs_dilation", "rhs_dilation") for d in kwargs.get(k) or ())):
+    return conv4x4_stride2(lhs, rhs)
+  return jax.lax.conv_general_dilated(lhs, rhs, window_strides, padding, *args, **kwargs)
 
-  @nn.compact
-  def __call__(self, x):
-    kernel = self.param("kernel", nn.initializers.normal(0.02),
-                        (4, 4, x.shape[-1], self.features), jnp.float32)
-    bias = self.param("bias", nn.initializers.zeros, (self.features,), jnp.float32)
-    x, kernel, bias = x.astype(self.dtype), kernel.astype(self.dtype), bias.astype(self.dtype)
-    if self.stride == 2 and x.shape[1] % 2 == 0 and x.shape[2] % 2 == 0:
-      y = conv4x4_stride2(x, kernel)
-    else:
-      y = jax.lax.conv_general_dilated(x, kernel, (self.stride,) * 2, ((1, 1), (1, 1)),
-                                       dimension_numbers=("NHWC", "HWIO", "NHWC"))
-    return y + bias
+
+def _conv4x4(features: int, stride: int, dtype: Dtype, name: str) -> nn.Conv:
+  return nn.Conv(features, (4, 4), strides=(stride, stride), padding=((1, 1), (1, 1)),
+                 dtype=dtype, param_dtype=jnp.float32, kernel_init=nn.initializers.normal(0.02),
+                 conv_general_dilated=_conv, name=name)
 
 
 class PatchGAN(nn.Module):
@@ -72,9 +68,9 @@ class PatchGAN(nn.Module):
     x = jnp.concatenate([condition, image], axis=-1).astype(self.dtype)
     strides = (2,) * (len(self.widths) - 1) + (1,)
     for i, (c, s) in enumerate(zip(self.widths, strides)):
-      x = _Conv4x4(c, s, self.dtype, name=f"conv{i}")(x)
+      x = _conv4x4(c, s, self.dtype, f"conv{i}")(x)
       if i > 0 and self.use_norm:
         x = group_norm(c, self.norm_groups, self.dtype, f"norm{i}")(x)
       x = nn.leaky_relu(x, 0.2)
-    x = _Conv4x4(1, 1, self.dtype, name="logits")(x)
+    x = _conv4x4(1, 1, self.dtype, "logits")(x)
     return x.astype(jnp.float32)
