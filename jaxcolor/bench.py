@@ -13,9 +13,17 @@ host the `jaxcolor` command applies `host.tune_cpu_host` first (YNNPACK
 convolution fusions off, huge pages for malloc) unless --no-host-tuning is given;
 the report names the settings in force.
 
+Before timing the train step or inference it times a square matrix product
+(in the config's dtype) on the same device and also gives their FLOP rates as
+a fraction of it: shared hosts of one kind vary by tens of percent, and the
+figure shows how fast the matrix units ran during the measurement (memory-bound
+work can slow down while it does not). It also reports the process's CPU
+seconds per call: on a CPU, how many cores the program kept busy.
+
 Figures measured with it are in docs/BENCHMARKS.md.
 
-Importable: `bench_train`, `bench_infer`, `bench_data`, `bench_hints` return dicts.
+Importable: `bench_train`, `bench_infer`, `bench_data`, `bench_hints`, `bench_matmul`
+return dicts.
 """
 
 import argparse
@@ -171,21 +179,29 @@ def host_peak_rss_bytes() -> int:
 
 
 def _time_calls(fn, steps, warmup):
-  """Runs fn() `warmup` times untimed, then `steps` times timed; returns the seconds."""
+  """Runs fn() `warmup` times untimed, then `steps` times timed.
+
+  Returns the wall-clock seconds of each timed call and the process's CPU
+  seconds (all threads) over them.
+  """
   for _ in range(warmup):
     jax.block_until_ready(fn())
   times = []
+  cpu_start = time.process_time()
   for _ in range(steps):
     start = time.perf_counter()
     jax.block_until_ready(fn())
     times.append(time.perf_counter() - start)
-  return times
+  return times, time.process_time() - cpu_start
 
 
-def _summary(times):
+def _summary(timed):
+  times, cpu_s = timed
   if not times:
-    return {"median_s": None, "min_s": None, "times_s": []}
-  return {"median_s": statistics.median(times), "min_s": min(times), "times_s": times}
+    return {"median_s": None, "min_s": None, "times_s": [], "host_cpu_s_per_call": None}
+  # On a CPU device, CPU seconds over wall seconds says how many cores the program kept busy.
+  return {"median_s": statistics.median(times), "min_s": min(times), "times_s": times,
+          "host_cpu_s_per_call": cpu_s / len(times)}
 
 
 def _utilisation(flops, seconds, peak):
@@ -209,6 +225,38 @@ def random_batch(config, num_devices, seed=0) -> dict:
   return {"sketch": uniform(size, size, 1), "image": uniform(size, size, 3),
           "reference": uniform(size, size, 3),
           "hint": uniform(*hints.HINT_SHAPES[config.model.hint])}
+
+
+# --------------------------------------------------------------------------- reference
+
+MATMUL_SIZE_CPU = 2048
+MATMUL_SIZE_ACCELERATOR = 8192
+
+
+def bench_matmul(dtype="float32", size=None, steps=5, warmup=1) -> dict:
+  """Times one jitted square matrix product on the first local device.
+
+  Shared hosts of one kind vary in speed, so `run` measures this rate in the
+  same process as the train step and inference and gives their FLOP rate as a
+  fraction of it as well as of the nominal peak.
+  Returns {size, dtype, median_s, min_s, times_s, host_cpu_s_per_call, flops,
+  flops_per_s}.
+  """
+  dev = jax.local_devices()[0]
+  n = size or (MATMUL_SIZE_CPU if dev.platform == "cpu" else MATMUL_SIZE_ACCELERATOR)
+  keys = jax.random.split(jax.random.key(0))
+  a, b = (jax.device_put(jax.random.normal(k, (n, n), jnp.dtype(dtype)), dev) for k in keys)
+  product = jax.jit(lambda a, b: jnp.dot(a, b, preferred_element_type=jnp.float32))
+  compiled = product.lower(a, b).compile()
+  summary = _summary(_time_calls(lambda: compiled(a, b), steps, warmup))
+  flops = 2.0 * n ** 3
+  return {"size": n, "dtype": jnp.dtype(dtype).name, **summary, "flops": flops,
+          "flops_per_s": flops / summary["median_s"] if summary["median_s"] else None}
+
+
+def _of_reference(achieved, reference):
+  rate = (reference or {}).get("flops_per_s")
+  return achieved / rate if achieved and rate else None
 
 
 # --------------------------------------------------------------------------- train
@@ -249,8 +297,7 @@ def bench_train(config, steps=5, warmup=1, devices=None, peak_flops=None) -> dic
     holder["state"], holder["scalars"] = compiled(holder["state"], batch, vgg_params)
     return holder["state"], holder["scalars"]
 
-  times = _time_calls(step, steps, warmup)
-  summary = _summary(times)
+  summary = _summary(_time_calls(step, steps, warmup))
   global_batch = n * config.per_device_batch_size
   flops = per_device_flops * n if per_device_flops else None
   peak = _total_peak(devs, config.model.dtype, peak_flops)
@@ -467,6 +514,25 @@ def _fmt_pct(x):
   return "n/a" if x is None else f"{100 * x:.1f}%"
 
 
+def _fmt_of_matmul(x):
+  return "" if x is None else f", {_fmt_pct(x)} of this run's matmul"
+
+
+def _fmt_cpu(cpu_s, wall_s):
+  if cpu_s is None or not wall_s:
+    return "n/a"
+  return f"{_fmt_s(cpu_s)} ({cpu_s / wall_s:.1f} cores busy on average)"
+
+
+def _print_matmul(r):
+  n = r["size"]
+  print(f"reference matmul {n}x{n}x{n} {r['dtype']}: {_fmt_s(r['median_s'])}, "
+        f"{_fmt_flops(r['flops_per_s'], 'FLOP/s')}"
+        + ("" if r.get("peak_flops") is None else
+           f" = {_fmt_pct(r['flops_per_s'] / r['peak_flops'])} of the nominal "
+           f"{_fmt_flops(r['peak_flops'], 'FLOP/s')}"))
+
+
 def _print_train(r):
   rows = [
       ("compile", _fmt_s(r["compile_s"])),
@@ -475,7 +541,9 @@ def _print_train(r):
       ("images/s", "n/a" if r["images_per_s"] is None else f"{r['images_per_s']:.2f}"),
       ("FLOPs/step (XLA)", _fmt_flops(r["flops_per_step"])),
       ("achieved", f"{_fmt_flops(r['achieved_flops_per_s'], 'FLOP/s')} = "
-       f"{_fmt_pct(r['flop_utilisation'])} of {_fmt_flops(r['peak_flops'], 'FLOP/s')}"),
+       f"{_fmt_pct(r['flop_utilisation'])} of {_fmt_flops(r['peak_flops'], 'FLOP/s')}"
+       f"{_fmt_of_matmul(r.get('fraction_of_matmul'))}"),
+      ("host CPU / iteration", _fmt_cpu(r["host_cpu_s_per_call"], r["median_s"])),
       ("peak host RSS", _fmt_bytes(r["host_peak_rss_bytes"])),
       ("peak device memory", _fmt_bytes(r["device_peak_bytes"])),
       ("XLA plan / device", _fmt_bytes((r["xla_memory"] or {}).get("total_bytes"))),
@@ -489,11 +557,12 @@ def _print_train(r):
 
 def _print_infer(r):
   print(f"inference (batch 1, noise off, {r['dtype']}):")
-  print(f"  {'size':>6} {'latency':>12} {'min':>12} {'compile':>10} {'FLOPs':>12} {'util':>7}")
+  print(f"  {'size':>6} {'latency':>12} {'min':>12} {'compile':>10} {'FLOPs':>12} {'util':>7} "
+        f"{'of matmul':>9}")
   for x in r["results"]:
     print(f"  {x['resolution']:>6} {_fmt_s(x['median_s']):>12} {_fmt_s(x['min_s']):>12} "
           f"{_fmt_s(x['compile_s']):>10} {_fmt_flops(x['flops']):>12} "
-          f"{_fmt_pct(x['flop_utilisation']):>7}")
+          f"{_fmt_pct(x['flop_utilisation']):>7} {_fmt_pct(x.get('fraction_of_matmul')):>9}")
 
 
 def _print_data(r):
@@ -543,16 +612,30 @@ def run(args, overrides) -> int:
     print(f"XLA_FLAGS: {info['xla_flags']}")
   if tuning:
     print(f"host tuning (--no-host-tuning turns it off): {'; '.join(tuning)}")
+  reference = None
+  if {"train", "infer"} & set(whats):
+    reference = bench_matmul(config.model.dtype)
+    reference["peak_flops"] = args.peak_flops or default_peak_flops(
+        jax.local_devices()[0], config.model.dtype)
+    report["matmul"] = reference
+    print()
+    _print_matmul(reference)
   train_ips = None
   for what in whats:
     print()
     if what == "train":
       r = bench_train(config, args.steps, args.warmup, args.devices, args.peak_flops)
+      # The reference runs on one device; fake CPU devices share its cores.
+      shards = 1 if r["platform"] == "cpu" else r["device_count"]
+      r["fraction_of_matmul"] = _of_reference((r["achieved_flops_per_s"] or 0) / shards,
+                                              reference)
       train_ips = r["images_per_s"]
       _print_train(r)
     elif what == "infer":
       sizes = (args.resolution,) if args.resolution else INFER_RESOLUTIONS
       r = bench_infer(config, sizes, args.steps, args.warmup, args.peak_flops)
+      for x in r["results"]:
+        x["fraction_of_matmul"] = _of_reference(x["achieved_flops_per_s"], reference)
       _print_infer(r)
     elif what == "data":
       r = bench_data(config, args.data_dir, train_images_per_s=train_ips)

@@ -27,6 +27,7 @@ def test_bench_train(config):
   assert r["global_batch"] == config.per_device_batch_size
   assert r["flops_per_step"] > 0 and 0 < r["flop_utilisation"]
   assert r["host_peak_rss_bytes"] > 0
+  assert r["host_cpu_s_per_call"] > 0
   assert r["device_peak_bytes"] is None  # CPU has no memory stats
   assert r["xla_memory"]["total_bytes"] > 0
   assert r["g_loss"] == pytest.approx(r["g_loss"])  # finite, not NaN
@@ -76,6 +77,29 @@ def test_run_hints_json(tmp_path, capsys):
   assert set(results) == {"palette_rgb", "palette_lab", "histogram"}
   assert all(v["median_ms"] > 0 for v in results.values())
   assert "ms/image" in capsys.readouterr().out
+
+
+def test_bench_matmul():
+  r = bench.bench_matmul(size=64, steps=2, warmup=0)
+  assert r["size"] == 64 and r["dtype"] == "float32" and len(r["times_s"]) == 2
+  assert r["flops"] == 2 * 64 ** 3
+  assert r["flops_per_s"] == pytest.approx(r["flops"] / r["median_s"])
+
+
+def test_run_infer_reports_rates_against_this_runs_matmul(tmp_path, capsys):
+  parser = argparse.ArgumentParser()
+  bench.add_arguments(parser)
+  out = tmp_path / "bench.json"
+  args = parser.parse_args(["--config", "configs/tiny.py", "--what", "infer", "--resolution",
+                            "64", "--steps", "1", "--warmup", "0", "--json", str(out)])
+  assert bench.run(args, ["model.widths=(8, 16)"]) == 0
+  report = json.loads(out.read_text())
+  matmul = report["matmul"]
+  assert matmul["size"] == bench.MATMUL_SIZE_CPU and matmul["flops_per_s"] > 0
+  (x,) = report["infer"]["results"]
+  assert x["fraction_of_matmul"] == pytest.approx(
+      x["achieved_flops_per_s"] / matmul["flops_per_s"])
+  assert "reference matmul 2048x2048x2048 float32" in capsys.readouterr().out
 
 
 def test_peak_flops_lookup():
