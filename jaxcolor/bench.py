@@ -233,14 +233,14 @@ MATMUL_SIZE_CPU = 2048
 MATMUL_SIZE_ACCELERATOR = 8192
 
 
-def bench_matmul(dtype="float32", size=None, steps=5, warmup=1) -> dict:
+def bench_matmul(dtype="float32", size=None, steps=5, warmup=1, peak_flops=None) -> dict:
   """Times one jitted square matrix product on the first local device.
 
   Shared hosts of one kind vary in speed, so `run` measures this rate in the
   same process as the train step and inference and gives their FLOP rate as a
   fraction of it as well as of the nominal peak.
   Returns {size, dtype, median_s, min_s, times_s, host_cpu_s_per_call, flops,
-  flops_per_s}.
+  flops_per_s, peak_flops, flop_utilisation}.
   """
   dev = jax.local_devices()[0]
   n = size or (MATMUL_SIZE_CPU if dev.platform == "cpu" else MATMUL_SIZE_ACCELERATOR)
@@ -250,8 +250,10 @@ def bench_matmul(dtype="float32", size=None, steps=5, warmup=1) -> dict:
   compiled = product.lower(a, b).compile()
   summary = _summary(_time_calls(lambda: compiled(a, b), steps, warmup))
   flops = 2.0 * n ** 3
+  peak = peak_flops or default_peak_flops(dev, dtype)
+  achieved, fraction = _utilisation(flops, summary["median_s"], peak)
   return {"size": n, "dtype": jnp.dtype(dtype).name, **summary, "flops": flops,
-          "flops_per_s": flops / summary["median_s"] if summary["median_s"] else None}
+          "flops_per_s": achieved, "peak_flops": peak, "flop_utilisation": fraction}
 
 
 def _of_reference(achieved, reference):
@@ -528,8 +530,8 @@ def _print_matmul(r):
   n = r["size"]
   print(f"reference matmul {n}x{n}x{n} {r['dtype']}: {_fmt_s(r['median_s'])}, "
         f"{_fmt_flops(r['flops_per_s'], 'FLOP/s')}"
-        + ("" if r.get("peak_flops") is None else
-           f" = {_fmt_pct(r['flops_per_s'] / r['peak_flops'])} of the nominal "
+        + ("" if r["flop_utilisation"] is None else
+           f" = {_fmt_pct(r['flop_utilisation'])} of the nominal "
            f"{_fmt_flops(r['peak_flops'], 'FLOP/s')}"))
 
 
@@ -614,9 +616,7 @@ def run(args, overrides) -> int:
     print(f"host tuning (--no-host-tuning turns it off): {'; '.join(tuning)}")
   reference = None
   if {"train", "infer"} & set(whats):
-    reference = bench_matmul(config.model.dtype)
-    reference["peak_flops"] = args.peak_flops or default_peak_flops(
-        jax.local_devices()[0], config.model.dtype)
+    reference = bench_matmul(config.model.dtype, peak_flops=args.peak_flops)
     report["matmul"] = reference
     print()
     _print_matmul(reference)

@@ -84,6 +84,7 @@ def test_bench_matmul():
   assert r["size"] == 64 and r["dtype"] == "float32" and len(r["times_s"]) == 2
   assert r["flops"] == 2 * 64 ** 3
   assert r["flops_per_s"] == pytest.approx(r["flops"] / r["median_s"])
+  assert r["flop_utilisation"] == pytest.approx(r["flops_per_s"] / bench.CPU_PEAK_FLOPS)
 
 
 def test_run_infer_reports_rates_against_this_runs_matmul(tmp_path, capsys):
