@@ -143,6 +143,35 @@ def _flops(compiled):
   return float(cost["flops"])
 
 
+_CACHE_HIT_EVENT = "/jax/compilation_cache/cache_hits"
+
+
+def compile_timed(jitted, *args) -> dict:
+  """Lowers and compiles `jitted` for `args`, timing both.
+
+  Returns {compiled, lower_s, compile_s (lowering included), compile_cache_hit}:
+  `compile_cache_hit` says XLA's program came from JAX's persistent compilation cache,
+  so `compile_s` is tracing, lowering and loading rather than a compilation.
+  """
+  hits = []
+
+  def listener(event, **_):
+    if event == _CACHE_HIT_EVENT:
+      hits.append(event)
+
+  jax.monitoring.register_event_listener(listener)
+  try:
+    start = time.perf_counter()
+    lowered = jitted.lower(*args)
+    lower_s = time.perf_counter() - start
+    compiled = lowered.compile()
+    compile_s = time.perf_counter() - start
+  finally:
+    jax.monitoring.unregister_event_listener(listener)
+  return {"compiled": compiled, "lower_s": lower_s, "compile_s": compile_s,
+          "compile_cache_hit": bool(hits)}
+
+
 def _xla_memory(compiled):
   """Bytes XLA plans per device (arguments + outputs + temporaries - aliased), or None."""
   try:
@@ -267,8 +296,8 @@ def _of_reference(achieved, reference):
 def bench_train(config, steps=5, warmup=1, devices=None, peak_flops=None) -> dict:
   """Compiles and times the pmapped train step on the first `devices` local devices.
 
-  Returns a dict: device, compile_s, median_s / min_s per iteration, images_per_s,
-  flops_per_step (summed over devices), achieved_flops_per_s, peak_flops,
+  Returns a dict: device, compile_s, lower_s, compile_cache_hit, median_s / min_s
+  per iteration, images_per_s, flops_per_step (summed over devices), achieved_flops_per_s, peak_flops,
   flop_utilisation, peak host RSS, peak device bytes (None on CPU) and XLA's
   planned bytes per device.
   """
@@ -287,9 +316,8 @@ def bench_train(config, steps=5, warmup=1, devices=None, peak_flops=None) -> dic
   init_s = time.perf_counter() - start
 
   p_train_step = train.make_p_train_step(config, gen, disc)
-  start = time.perf_counter()
-  compiled = p_train_step.lower(state, batch, vgg_params).compile()
-  compile_s = time.perf_counter() - start
+  timed = compile_timed(p_train_step, state, batch, vgg_params)
+  compiled = timed.pop("compiled")
   per_device_flops = _flops(compiled)
 
   holder = {"state": state, "scalars": None}
@@ -312,7 +340,7 @@ def bench_train(config, steps=5, warmup=1, devices=None, peak_flops=None) -> dic
       "what": "train", "resolution": config.image_size,
       "per_device_batch": config.per_device_batch_size, "global_batch": global_batch,
       "dtype": config.model.dtype, "feature_layers": list(config.loss.feature_layers),
-      "steps": steps, "warmup": warmup, "init_s": init_s, "compile_s": compile_s,
+      "steps": steps, "warmup": warmup, "init_s": init_s, **timed,
       **summary,
       "images_per_s": global_batch / summary["median_s"] if summary["median_s"] else None,
       "flops_per_step": flops, "achieved_flops_per_s": achieved, "peak_flops": peak,
@@ -337,7 +365,8 @@ def bench_infer(config, resolutions=INFER_RESOLUTIONS, steps=5, warmup=1,
                 peak_flops=None) -> dict:
   """Jitted deterministic generator latency, batch 1, at each resolution, on one device.
 
-  Returns {device fields..., "results": [{resolution, compile_s, median_s, min_s,
+  Returns {device fields..., "results": [{resolution, compile_s, lower_s,
+  compile_cache_hit, median_s, min_s,
   flops, achieved_flops_per_s, flop_utilisation, xla_memory}, ...]}.
   """
   dev = jax.local_devices()[0]
@@ -356,13 +385,12 @@ def bench_infer(config, resolutions=INFER_RESOLUTIONS, steps=5, warmup=1,
     colors = rng.uniform(-1, 1, (1,) + hints.HINT_SHAPES[config.model.hint]).astype(np.float32)
     x = jax.device_put(models.generator_input(config.model.hint, jnp.asarray(sketch),
                                               jnp.asarray(colors)), dev)
-    start = time.perf_counter()
-    compiled = apply.lower(params, x).compile()
-    compile_s = time.perf_counter() - start
+    timed = compile_timed(apply, params, x)
+    compiled = timed.pop("compiled")
     flops = _flops(compiled)
     summary = _summary(_time_calls(lambda: compiled(params, x), steps, warmup))  # pylint: disable=cell-var-from-loop
     achieved, fraction = _utilisation(flops, summary["median_s"], peak)
-    results.append({"resolution": size, "compile_s": compile_s, **summary, "flops": flops,
+    results.append({"resolution": size, **timed, **summary, "flops": flops,
                     "achieved_flops_per_s": achieved, "flop_utilisation": fraction,
                     "xla_memory": _xla_memory(compiled)})
   return {**device_info([dev]), "what": "infer", "dtype": config.model.dtype,
@@ -526,6 +554,11 @@ def _fmt_cpu(cpu_s, wall_s):
   return f"{_fmt_s(cpu_s)} ({cpu_s / wall_s:.1f} cores busy on average)"
 
 
+def _fmt_compile(r):
+  source = "XLA's program from the persistent cache" if r["compile_cache_hit"] else "cold"
+  return f"{_fmt_s(r['compile_s'])} (lowering {_fmt_s(r['lower_s'])}; {source})"
+
+
 def _print_matmul(r):
   n = r["size"]
   print(f"reference matmul {n}x{n}x{n} {r['dtype']}: {_fmt_s(r['median_s'])}, "
@@ -537,7 +570,7 @@ def _print_matmul(r):
 
 def _print_train(r):
   rows = [
-      ("compile", _fmt_s(r["compile_s"])),
+      ("compile", _fmt_compile(r)),
       ("s/iteration (median)", f"{_fmt_s(r['median_s'])} (min {_fmt_s(r['min_s'])}, "
        f"{r['steps']} steps)"),
       ("images/s", "n/a" if r["images_per_s"] is None else f"{r['images_per_s']:.2f}"),
@@ -563,8 +596,11 @@ def _print_infer(r):
         f"{'of matmul':>9}")
   for x in r["results"]:
     print(f"  {x['resolution']:>6} {_fmt_s(x['median_s']):>12} {_fmt_s(x['min_s']):>12} "
-          f"{_fmt_s(x['compile_s']):>10} {_fmt_flops(x['flops']):>12} "
+          f"{_fmt_s(x['compile_s']) + ('*' if x['compile_cache_hit'] else ''):>10} "
+          f"{_fmt_flops(x['flops']):>12} "
           f"{_fmt_pct(x['flop_utilisation']):>7} {_fmt_pct(x.get('fraction_of_matmul')):>9}")
+  if any(x["compile_cache_hit"] for x in r["results"]):
+    print("  * XLA's program loaded from the persistent compile cache")
 
 
 def _print_data(r):

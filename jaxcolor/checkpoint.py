@@ -35,7 +35,6 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from orbax.checkpoint import checkpoint_managers as policies
 
 from jaxcolor import config_utils
-from jaxcolor import models
 from jaxcolor.errors import UserError
 
 ITEMS = ("generator", "discriminator", "train", "data")
@@ -204,6 +203,7 @@ def load_generator(path, step=None, which: str = "latest"):
     raise UserError(f"{workdir} has no checkpoints/ folder: train first")
   manager = ocp.CheckpointManager(
       ckdir, item_names=("generator",),
+      item_handlers={"generator": ocp.StandardCheckpointHandler()},
       options=ocp.CheckpointManagerOptions(read_only=True, best_fn=_best_metric,
                                            best_mode="max"))
   try:
@@ -217,18 +217,19 @@ def load_generator(path, step=None, which: str = "latest"):
     if step not in steps:
       raise UserError(f"no checkpoint for step {step} in {ckdir}; available: "
                       f"{', '.join(map(str, sorted(steps)))}")
-    device = jax.devices()[0]
-    abstract = models.generator_shapes(config.model, config.image_size)
-    abstract = jax.tree_util.tree_map(
-        lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype,
-                                       sharding=jax.sharding.SingleDeviceSharding(device)),
-        abstract)
+    sharding = jax.sharding.SingleDeviceSharding(jax.devices()[0])
     try:
+      # Shapes from the checkpoint's own metadata: tracing the model for them
+      # costs 1-2 s per command. The model checks them when it first runs
+      # (`infer.Colorizer`).
+      saved = manager.item_metadata(step)["generator"].tree
+      abstract = jax.tree_util.tree_map(
+          lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype, sharding=sharding), saved)
       restored = manager.restore(step, args=ocp.args.Composite(
           generator=ocp.args.StandardRestore(abstract)))
-    except (ValueError, KeyError, TypeError, FileNotFoundError) as e:
-      raise UserError(f"checkpoint {ckdir}/{step} does not match its config.json "
-                      f"({config.model.family} family): {_first_line(e)}") from e
+    except (ValueError, KeyError, TypeError, AttributeError, FileNotFoundError) as e:
+      raise UserError(f"checkpoint {ckdir}/{step}: cannot read the generator: "
+                      f"{_first_line(e)}") from e
   finally:
     manager.close()
   return config, restored["generator"], int(step)

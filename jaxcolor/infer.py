@@ -15,6 +15,7 @@ import os
 import pathlib
 import sys
 
+import flax
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -100,6 +101,10 @@ def _pad_to(x, stride, value):
 
 
 # --------------------------------------------------------------------------- Colorizer
+
+
+class ParamsMismatch(UserError):
+  """The parameters do not fit the config's generator: no input can be coloured."""
 
 
 class Colorizer:
@@ -188,7 +193,13 @@ class Colorizer:
             jax.ShapeDtypeStruct(hint_shape, jnp.float32)]
     if random:
       args.append(jax.random.key(0))
-    fn = jax.jit(forward).lower(*args).compile()
+    try:
+      lowered = jax.jit(forward).lower(*args)
+    except flax.errors.FlaxError as e:  # parameters saved for another model
+      what = f"checkpoint {self.source} does" if self.source else "the parameters do"
+      raise ParamsMismatch(f"{what} not fit the {self.config.model.family} generator of its "
+                           f"config: {str(e).split(' (https://')[0][:300]}") from e
+    fn = lowered.compile()
     self._compiled[key] = fn
     return fn
 
@@ -396,6 +407,8 @@ def run_colorize(args, colorizer=None):
       for img, out in zip(results, outs):
         images.save_image(img, out, protect=protect)
       written += len(outs)
+    except ParamsMismatch:
+      raise
     except UserError as e:
       reason = e.reason if isinstance(e, ImageError) else str(e)
       skipped.append((src, reason))

@@ -24,6 +24,7 @@ def test_bench_train(config):
   assert r["device_kind"] and r["platform"] == "cpu"
   assert r["device_count"] == 1  # fake CPU devices share the cores: one is timed
   assert r["compile_s"] > 0 and r["median_s"] > 0 and r["images_per_s"] > 0
+  assert 0 < r["lower_s"] < r["compile_s"]
   assert r["global_batch"] == config.per_device_batch_size
   assert r["flops_per_step"] > 0 and 0 < r["flop_utilisation"]
   assert r["host_peak_rss_bytes"] > 0
@@ -101,6 +102,22 @@ def test_run_infer_reports_rates_against_this_runs_matmul(tmp_path, capsys):
   assert x["fraction_of_matmul"] == pytest.approx(
       x["achieved_flops_per_s"] / matmul["flops_per_s"])
   assert "reference matmul 2048x2048x2048 float32" in capsys.readouterr().out
+
+
+def test_compile_timed_tells_a_cold_compile_from_a_cache_load():
+  import time  # pylint: disable=g-import-not-at-top
+  import jax  # pylint: disable=g-import-not-at-top
+  import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
+  # conftest points JAX's persistent cache at .pytest_cache/jax, storing every
+  # program; a constant new to this run makes the first compile a real one.
+  salt = float(time.time_ns() % 10 ** 9)
+  x = jnp.ones((8,))
+  first = bench.compile_timed(jax.jit(lambda v: jnp.sin(v) * salt), x)
+  # A new jit wrapper skips the in-memory caches and asks the persistent one.
+  again = bench.compile_timed(jax.jit(lambda v: jnp.sin(v) * salt), x)
+  assert not first["compile_cache_hit"] and again["compile_cache_hit"]
+  assert 0 < again["lower_s"] <= again["compile_s"]
+  assert float(again["compiled"](x)[0]) == float(first["compiled"](x)[0])
 
 
 def test_peak_flops_lookup():

@@ -12,9 +12,9 @@ from PIL import Image
 from conftest import ROOT
 
 
-def jaxcolor(*args, cwd=None):
+def jaxcolor(*args, cwd=None, **env_vars):
   env = dict(os.environ, JAX_NUM_CPU_DEVICES="1",
-             XLA_FLAGS="--xla_force_host_platform_device_count=1")
+             XLA_FLAGS="--xla_force_host_platform_device_count=1", **env_vars)
   return subprocess.run([sys.executable, "-m", "jaxcolor", *map(str, args)], cwd=cwd or ROOT,
                         env=env, capture_output=True, text=True, timeout=600)
 
@@ -67,6 +67,23 @@ def test_colorize_round_trip_keeps_odd_size(trained_run, inputs, tmp_path):
   v0, v1 = (np.asarray(Image.open(again / f"odd_color_v{i}.png")) for i in range(2))
   assert v0.shape == (299, 401, 3)
   assert not np.array_equal(v0, v1)  # seeded noise injection gives distinct variations
+
+
+def test_a_rerun_loads_the_compiled_generator_from_the_compile_cache(trained_run, inputs,
+                                                                   tmp_path):
+  workdir, _ = trained_run
+  cache = tmp_path / "cache"
+  # conftest stores every program (minimum compile time 0); JAX_LOG_COMPILES logs hits.
+  env = {"JAXCOLOR_COMPILE_CACHE": str(cache), "JAX_LOG_COMPILES": "1"}
+  hit = "Persistent compilation cache hit for 'jit_forward'"
+  runs = [jaxcolor("colorize", inputs / "odd.png", "--palette", "#336699", "--checkpoint",
+                   workdir, "--out", tmp_path / f"out{i}", **env) for i in range(2)]
+  assert all(r.returncode == 0 for r in runs), runs[0].stderr[-3000:]
+  assert any(p.name.startswith("jit_forward-") for p in cache.iterdir())
+  assert hit not in runs[0].stderr and hit in runs[1].stderr
+  first, second = (np.asarray(Image.open(tmp_path / f"out{i}" / "odd_color.png"))
+                   for i in range(2))
+  np.testing.assert_array_equal(first, second)
 
 
 def test_colorize_batch_skips_bad_file_and_reports_it(trained_run, inputs, tmp_path):

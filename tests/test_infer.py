@@ -201,6 +201,19 @@ def test_from_checkpoint(config, tmp_path):
       np.testing.assert_array_equal(a, b)
   with pytest.raises(UserError):
     infer.Colorizer.from_checkpoint(tmp_path / "missing")
+  # Shapes come from the checkpoint; a config.json for another model is caught
+  # when the generator first runs, as one clear error.
+  other = config.copy_and_resolve_references()
+  other.model.widths = tuple(2 * w for w in config.model.widths)
+  (tmp_path / "config.json").write_text(config_utils.to_json(other))
+  mismatched = infer.Colorizer.from_checkpoint(tmp_path)
+  with pytest.raises(UserError, match="does not fit the palette generator"):
+    mismatched(make_sketch(40, 48), palette="#ff0000")
+  Image.fromarray(make_sketch(40, 48)).save(tmp_path / "s.png")
+  args = _colorize_args([str(tmp_path / "s.png"), "--palette", "#ff0000", "--checkpoint",
+                         "unused", "--out", str(tmp_path / "out")])
+  with pytest.raises(infer.ParamsMismatch):  # stops the command, not skipped as a bad file
+    infer.run_colorize(args, colorizer=mismatched)
 
 
 # --------------------------------------------------------------------------- CLI
