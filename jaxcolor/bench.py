@@ -297,9 +297,9 @@ def bench_train(config, steps=5, warmup=1, devices=None, peak_flops=None) -> dic
   """Compiles and times the pmapped train step on the first `devices` local devices.
 
   Returns a dict: device, compile_s, lower_s, compile_cache_hit, median_s / min_s
-  per iteration, images_per_s, flops_per_step (summed over devices), achieved_flops_per_s, peak_flops,
-  flop_utilisation, peak host RSS, peak device bytes (None on CPU) and XLA's
-  planned bytes per device.
+  per iteration, images_per_s, flops_per_step (summed over devices),
+  achieved_flops_per_s, peak_flops, flop_utilisation, peak host RSS, peak device
+  bytes (None on CPU) and XLA's planned bytes per device.
   """
   from jaxcolor import train  # pylint: disable=g-import-not-at-top
   _check_size(config, config.image_size)
