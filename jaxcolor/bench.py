@@ -47,7 +47,7 @@ from jaxcolor import host
 from jaxcolor import models
 from jaxcolor.errors import UserError
 
-WHATS = ("train", "infer", "data", "hints", "all")
+WHATS = ("train", "infer", "data", "hints", "colorize", "all")
 DEFAULT_CONFIG = "configs/palette.py"
 INFER_RESOLUTIONS = (256, 512)
 
@@ -251,9 +251,12 @@ def random_batch(config, num_devices, seed=0) -> dict:
   lead = (num_devices, config.per_device_batch_size)
   size = config.image_size
   uniform = lambda *shape: rng.uniform(-1, 1, lead + shape).astype(np.float32)
-  return {"sketch": uniform(size, size, 1), "image": uniform(size, size, 3),
-          "reference": uniform(size, size, 3),
-          "hint": uniform(*hints.HINT_SHAPES[config.model.hint])}
+  batch = {"sketch": uniform(size, size, 1), "image": uniform(size, size, 3),
+           "reference": uniform(size, size, 3),
+           "hint": uniform(*hints.HINT_SHAPES[config.model.hint])}
+  if models.uses_points(config.model):
+    batch["points"] = np.zeros(lead + (size, size, hints.POINT_CHANNELS), np.float32)
+  return batch
 
 
 # --------------------------------------------------------------------------- reference
@@ -383,8 +386,10 @@ def bench_infer(config, resolutions=INFER_RESOLUTIONS, steps=5, warmup=1,
   for size in resolutions:
     sketch = rng.uniform(-1, 1, (1, size, size, 1)).astype(np.float32)
     colors = rng.uniform(-1, 1, (1,) + hints.HINT_SHAPES[config.model.hint]).astype(np.float32)
+    points = (jnp.zeros((1, size, size, hints.POINT_CHANNELS)) if models.uses_points(config.model)
+              else None)
     x = jax.device_put(models.generator_input(config.model.hint, jnp.asarray(sketch),
-                                              jnp.asarray(colors)), dev)
+                                              jnp.asarray(colors), points), dev)
     timed = compile_timed(apply, params, x)
     compiled = timed.pop("compiled")
     flops = _flops(compiled)
@@ -397,6 +402,48 @@ def bench_infer(config, resolutions=INFER_RESOLUTIONS, steps=5, warmup=1,
           "steps": steps, "warmup": warmup, "peak_flops": peak, "results": results,
           "host_peak_rss_bytes": host_peak_rss_bytes(),
           "device_peak_bytes": _device_peak_bytes([dev])}
+
+
+# --------------------------------------------------------------------------- colorize
+
+
+def bench_colorize(checkpoint=None, size=512, runs=3) -> dict:
+  """Wall time of whole `jaxcolor colorize` commands on one size x size sketch.
+
+  The first run fills the persistent compile cache (in a temporary folder, so that the
+  figures do not depend on earlier commands); the others start from it, as a user's
+  second command does. checkpoint None = the bundled starter.
+  """
+  import subprocess  # pylint: disable=g-import-not-at-top
+  from PIL import Image  # pylint: disable=g-import-not-at-top
+
+  from jaxcolor import demo  # pylint: disable=g-import-not-at-top
+  _, sketch_path, ref_path = demo.bundled_pairs()[0]
+  with tempfile.TemporaryDirectory() as tmp:
+    sketch = os.path.join(tmp, "sketch.png")
+    Image.open(sketch_path).convert("L").resize((size, size), Image.Resampling.LANCZOS).save(sketch)
+    cmd = [sys.executable, "-m", "jaxcolor", "colorize", sketch, "--reference", str(ref_path),
+           "--out", os.path.join(tmp, "out")]
+    if checkpoint:
+      cmd += ["--checkpoint", checkpoint]
+    env = dict(os.environ, JAXCOLOR_COMPILE_CACHE=os.path.join(tmp, "cache"))
+    times = []
+    for _ in range(1 + int(runs)):
+      start = time.perf_counter()
+      done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+      times.append(time.perf_counter() - start)
+      if done.returncode:
+        raise UserError(f"jaxcolor colorize failed: {done.stderr.strip().splitlines()[-1:]}")
+  warm = times[1:]
+  return {"what": "colorize", "resolution": size, "checkpoint": checkpoint or "starter",
+          "cold_s": times[0], "warm_median_s": statistics.median(warm),
+          "warm_min_s": min(warm), "warm_runs": len(warm)}
+
+
+def _print_colorize(r):
+  print(f"jaxcolor colorize, whole command, one {r['resolution']}x{r['resolution']} sketch "
+        f"({r['checkpoint']}): cold cache {r['cold_s']:.2f} s; warm cache median "
+        f"{r['warm_median_s']:.2f} s (min {r['warm_min_s']:.2f}, {r['warm_runs']} runs)")
 
 
 # --------------------------------------------------------------------------- data
@@ -505,7 +552,10 @@ def add_arguments(parser: argparse.ArgumentParser):
   parser.add_argument("--steps", type=int, default=5, help="timed iterations (default 5)")
   parser.add_argument("--warmup", type=int, default=1,
                       help="untimed iterations after compiling (default 1)")
-  parser.add_argument("--what", choices=WHATS, default="train", help="what to time")
+  parser.add_argument("--what", choices=WHATS, default="train",
+                      help="what to time (colorize: whole `jaxcolor colorize` commands)")
+  parser.add_argument("--checkpoint", default=None,
+                      help="--what colorize: the model (default: the bundled starter)")
   parser.add_argument("--json", metavar="PATH", help="write every figure to this JSON file")
   parser.add_argument("--devices", type=int, default=None,
                       help="train on the first N local devices (default all; 1 on CPU)")
@@ -676,6 +726,9 @@ def run(args, overrides) -> int:
     elif what == "data":
       r = bench_data(config, args.data_dir, train_images_per_s=train_ips)
       _print_data(r)
+    elif what == "colorize":
+      r = bench_colorize(args.checkpoint, args.resolution or 512, max(args.steps, 1))
+      _print_colorize(r)
     else:
       r = bench_hints()
       _print_hints(r)

@@ -1,9 +1,10 @@
 """`jaxcolor`: one command line with subcommands.
 
-  jaxcolor demo                                   train the tiny model and show it off
+  jaxcolor demo                                   colour bundled sketches with the starter
   jaxcolor train --config configs/tiny.py --workdir runs/tiny [--config.seed=1 ...]
   jaxcolor colorize sketch.png --reference ref.png --checkpoint runs/tiny
   jaxcolor palette ref.png
+  jaxcolor serve [--checkpoint runs/tiny]          a local web page at http://127.0.0.1:7860/
   jaxcolor evaluate --checkpoint runs/tiny
   jaxcolor data build synthetic_cels
   jaxcolor bench --config configs/palette.py
@@ -20,7 +21,7 @@ from jaxcolor import host
 from jaxcolor.errors import UserError
 
 _EPILOG = """examples:
-  jaxcolor demo                                   # a few minutes on a CPU
+  jaxcolor demo                                   # about a minute on a CPU
   jaxcolor train --config configs/tiny.py --workdir runs/tiny
   jaxcolor train --config configs/palette.py --workdir runs/palette \\
       --config.data.data_dir=~/datasets --config.per_device_batch_size=4
@@ -72,21 +73,31 @@ def _run_train(args, overrides):
 
 
 def _add_demo(sub):
-  p = sub.add_parser("demo", help="train the tiny model on synthetic cels, then colorize "
-                     "and evaluate held-out sketches (a few minutes on a CPU)")
+  p = sub.add_parser("demo", help="colour the bundled sketches with the starter model "
+                     "(about a minute on a CPU); --train: train the tiny model first")
   p.add_argument("--workdir", default="runs/demo")
-  p.add_argument("--steps", type=int, default=None, help="training steps (default: config)")
+  p.add_argument("--checkpoint", default=None,
+                 help="colour with this training run instead of the starter")
+  p.add_argument("--train", action="store_true",
+                 help="the long tour: train configs/tiny.py on synthetic cels, colour "
+                      "held-out sketches and evaluate (several minutes)")
+  p.add_argument("--steps", type=int, default=None,
+                 help="--train: training steps (default: config)")
   p.set_defaults(func=_run_demo, takes_overrides=True)
 
 
 def _run_demo(args, overrides):
   from jaxcolor import demo  # pylint: disable=g-import-not-at-top
+  if not args.train:
+    if overrides or args.steps is not None:
+      raise UserError("--steps and --config.* overrides apply to demo --train only")
+    return demo.run_starter(args.workdir, args.checkpoint)
   return demo.run(args.workdir, steps=args.steps, overrides=overrides)
 
 
 def _add_data(sub):
   p = sub.add_parser("data", help="build datasets (tfds array_record)")
-  dsub = p.add_subparsers(dest="data_command", metavar="{build}")
+  dsub = p.add_subparsers(dest="data_command", metavar="{build,starter}")
   dsub.required = True
   from jaxcolor.data import build  # pylint: disable=g-import-not-at-top
   b = dsub.add_parser("build", help="build a dataset: anime_sketch_colorization_pair, "
@@ -95,6 +106,31 @@ def _add_data(sub):
                       formatter_class=argparse.RawDescriptionHelpFormatter)
   build.add_arguments(b)
   b.set_defaults(func=lambda a, o: build.run(a))
+  from jaxcolor.data import starter_data  # pylint: disable=g-import-not-at-top
+  s = dsub.add_parser("starter", help="fetch (npm, apt-get), render and build the starter "
+                      "model's training pairs", description=starter_data.__doc__,
+                      formatter_class=argparse.RawDescriptionHelpFormatter)
+  starter_data.add_arguments(s)
+  s.set_defaults(func=lambda a, o: starter_data.run(a))
+
+
+def _add_export(sub):
+  p = sub.add_parser("export", help="write a training run's generator as the bundled "
+                     "starter weights (float16)")
+  p.add_argument("--checkpoint", required=True, metavar="PATH", help="training workdir")
+  p.add_argument("--step", type=int, default=None, help="checkpoint step (default latest)")
+  p.add_argument("--out", default=None,
+                 help="weights folder (default: the package's jaxcolor/weights/starter)")
+  p.set_defaults(func=_run_export)
+
+
+def _run_export(args, overrides):
+  del overrides
+  from jaxcolor import starter  # pylint: disable=g-import-not-at-top
+  info = starter.export(args.checkpoint, args.out or starter.WEIGHTS_DIR, step=args.step)
+  print(f"exported step {info['step']}: {info['params']:,} parameters, "
+        f"{info['bytes'] / 2**20:.1f} MiB, to {args.out or starter.WEIGHTS_DIR}")
+  return 0
 
 
 def _add_infer(sub):
@@ -107,6 +143,16 @@ def _add_infer(sub):
   p = sub.add_parser("palette", help="show the colours a reference gives the model")
   infer.add_palette_arguments(p)
   p.set_defaults(func=lambda a, o: infer.run_palette(a))
+
+
+def _add_serve(sub):
+  from jaxcolor import serve  # pylint: disable=g-import-not-at-top
+  p = sub.add_parser("serve", help="a local web page to colour sketches "
+                     "(pip install 'jaxcolor[serve]')",
+                     description=serve.__doc__,
+                     formatter_class=argparse.RawDescriptionHelpFormatter)
+  serve.add_arguments(p)
+  p.set_defaults(func=lambda a, o: serve.run(a))
 
 
 def _add_evaluate(sub):
@@ -135,8 +181,10 @@ def build_parser():
   _add_demo(sub)
   _add_train(sub)
   _add_infer(sub)
+  _add_serve(sub)
   _add_evaluate(sub)
   _add_data(sub)
+  _add_export(sub)
   _add_bench(sub)
   return parser
 

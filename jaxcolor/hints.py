@@ -275,6 +275,13 @@ def colors_to_uint8(c):
   return np.clip(np.rint((np.asarray(c, np.float32) + 1.0) * 127.5), 0, 255).astype(np.uint8)
 
 
+def hint_options(config) -> dict:
+  """compute_hint options from a training config (the palette's colour space)."""
+  if config.model.hint == "palette":
+    return {"color_space": config.data.get("palette_color_space", "rgb")}
+  return {}
+
+
 def compute_hint(kind, ref_uint8, seed=0, **options):
   """Host-side hint colours of a uint8 reference: (9, 3) or (4, 4, 3) uint8."""
   _check_kind(kind)
@@ -328,3 +335,60 @@ def swatch_image(kind, colors, cell=32):
     grid = colors.reshape(NUM_STRIPS, NUM_RANKS, 3)  # rows = strips, columns = ranks
   img = np.repeat(np.repeat(grid, cell, axis=0), cell, axis=1)
   return Image.fromarray(np.ascontiguousarray(img), "RGB")
+
+
+# ----------------------------------------------------------------------------- colour points
+
+POINT_CHANNELS = 4  # RGB in [-1, 1] where a point is, 0 elsewhere; then a 0/1 mask
+
+
+def points_from_rgba(rgba, h, w):
+  """User hint image -> planes (h, w, 4) float32; every pixel with alpha >= 128 is a point.
+
+  An image of another size is resized with nearest neighbour (so a dot keeps its colour).
+  Returns (planes, number of point pixels at (h, w)).
+  """
+  rgba = np.asarray(rgba)
+  if rgba.ndim != 3 or rgba.shape[-1] != 4 or rgba.dtype != np.uint8:
+    raise UserError(f"colour points must be a uint8 RGBA image, got {rgba.dtype} {rgba.shape}")
+  if rgba.shape[:2] != (h, w):
+    rgba = np.asarray(Image.fromarray(rgba, "RGBA").resize((w, h), Image.Resampling.NEAREST))
+  mask = (rgba[..., 3] >= 128).astype(np.float32)
+  rgb = (rgba[..., :3].astype(np.float32) / 127.5 - 1.0) * mask[..., None]
+  return np.concatenate([rgb, mask[..., None]], -1), int(mask.sum())
+
+
+def no_points(h, w):
+  """Planes with no point: the model's input when none are given."""
+  return np.zeros((h, w, POINT_CHANNELS), np.float32)
+
+
+def draw_points(color, rng, n, sizes=(2, 5), on_ink=0.7):
+  """n square dots of ground-truth colour at random places: planes (H, W, 4) float32.
+
+  Each dot takes the colour of the image at its centre, as a user would pick it.
+  A share `on_ink` of the dots land on non-white pixels (users rarely dot the paper).
+  """
+  color = np.asarray(color)
+  h, w = color.shape[:2]
+  planes = no_points(h, w)
+  if n <= 0:
+    return planes
+  inked = np.flatnonzero(color.min(-1).ravel() < 235)
+  for _ in range(int(n)):
+    if len(inked) and rng.random() < on_ink:
+      y, x = divmod(int(inked[rng.integers(len(inked))]), w)
+    else:
+      y, x = int(rng.integers(h)), int(rng.integers(w))
+    s = int(rng.integers(sizes[0], sizes[1] + 1))
+    top, left = max(0, y - s // 2), max(0, x - s // 2)
+    planes[top:top + s, left:left + s, :3] = color[y, x].astype(np.float32) / 127.5 - 1.0
+    planes[top:top + s, left:left + s, 3] = 1.0
+  return planes
+
+
+def random_point_count(rng, max_points, none_prob):
+  """0 with probability none_prob, else 1..max_points skewed to few (log-uniform)."""
+  if max_points <= 0 or rng.random() < none_prob:
+    return 0
+  return int(np.clip(np.floor(np.exp(rng.uniform(0.0, np.log(max_points + 1)))), 1, max_points))

@@ -25,7 +25,6 @@ from jaxcolor import hints
 from jaxcolor import models
 from jaxcolor import sketch as sketch_lib
 from jaxcolor.data import images
-from jaxcolor.data import pipeline
 from jaxcolor.errors import ImageError, UserError
 
 DEFAULT_MAX_SIDE = 1024
@@ -60,6 +59,38 @@ def load_sketch(image, cleanup=False):
   if cleanup:
     gray = sketch_lib.cleanup_sketch(gray)
   return gray
+
+
+def load_points(image):
+  """Colour points as users draw them: path, bytes, PIL image or array -> uint8 (H, W, 4).
+
+  Every pixel with alpha >= 128 is a point of its colour; an image without alpha has
+  no transparent pixel, so all of it would be points: that is refused.
+  """
+  if isinstance(image, np.ndarray):
+    arr = image
+  else:
+    if isinstance(image, Image.Image):
+      img = image
+    else:
+      _, img = images.open_image(image)
+    if img.mode not in ("RGBA", "LA", "PA") and "transparency" not in img.info:
+      name = image if isinstance(image, (str, os.PathLike)) else "colour points image"
+      raise UserError(f"{name}: colour points need an image with transparency (RGBA PNG); "
+                      "every opaque pixel is a point")
+    arr = np.asarray(img.convert("RGBA"), np.uint8)
+  if arr.ndim != 3 or arr.shape[-1] != 4 or arr.dtype != np.uint8:
+    raise UserError(f"colour points must be uint8 RGBA (H, W, 4), got {arr.dtype} {arr.shape}")
+  return arr
+
+
+def palette_from_points(rgba, k=9):
+  """The distinct colours of the points (most used first), as a palette: uint8 (k, 3)."""
+  rgb = rgba[rgba[..., 3] >= 128][:, :3]
+  colors, counts = np.unique(rgb, axis=0, return_counts=True)
+  top = colors[np.argsort(-counts, kind="stable")[:k]]
+  distinct = hints.sort_colors(top)
+  return distinct[np.arange(k) % len(distinct)]
 
 
 def palette_from_text(text, k=9):
@@ -129,13 +160,23 @@ class Colorizer:
     self.max_side = int(max_side)
     self.has_noise = (config.model.family == "palette"
                       and bool(config.model.get("noise", False)))
+    self.takes_points = models.uses_points(config.model)
     # (sketch shape, hint shape, random noise?) -> compiled forward; per instance, so that
     # dropping a Colorizer frees its executables.
     self._compiled = {}
 
   @classmethod
-  def from_checkpoint(cls, path, step=None, which="latest", **kwargs):
-    """Loads the generator of a training workdir or a step directory."""
+  def from_checkpoint(cls, path=None, step=None, which="latest", **kwargs):
+    """Loads the generator of a training workdir or a step directory.
+
+    With no path, the starter model that ships inside the package.
+    """
+    if path is None:
+      from jaxcolor import starter  # pylint: disable=g-import-not-at-top
+      if step is not None or which != "latest":
+        raise UserError("--step and --best need --checkpoint: the starter has one step")
+      config, params, step = starter.load()
+      return cls(config, params, step=step, source=starter.SOURCE, **kwargs)
     from jaxcolor import checkpoint  # Deferred: pulls in orbax.
 
     config, params, step = checkpoint.load_generator(path, step=step, which=which)
@@ -143,16 +184,21 @@ class Colorizer:
 
   # ------------------------------------------------------------------- hints
 
-  def hint_colors(self, reference=None, palette=None, hint=None):
+  def hint_colors(self, reference=None, palette=None, hint=None, points=None):
     """uint8 hint colours, (9, 3) or (4, 4, 3), from exactly one source.
 
     Args:
       reference: path, PIL image or uint8 array; its palette / strip histogram is used.
       palette: hex string or list of hex strings (palette family only).
       hint: precomputed uint8 colours of this model's hint kind.
+      points: uint8 RGBA colour points: with no other source, their colours are the
+        palette (palette family only).
     """
     given = [name for name, v in (("reference", reference), ("palette", palette),
                                   ("hint", hint)) if v is not None]
+    if not given and points is not None and self.kind == "palette":
+      if np.any(points[..., 3] >= 128):
+        return palette_from_points(points)
     if len(given) != 1:
       raise UserError("give exactly one of a reference image or a palette"
                       + (f" (got {' and '.join(given)})" if given else ""))
@@ -172,7 +218,7 @@ class Colorizer:
     if max(h, w) > _MAX_REFERENCE_SIDE:
       size = working_size(h, w, _MAX_REFERENCE_SIDE)
       ref = np.asarray(Image.fromarray(ref).resize(size[::-1], Image.Resampling.BOX))
-    return hints.compute_hint(self.kind, ref, seed=0, **pipeline.hint_options(self.config))
+    return hints.compute_hint(self.kind, ref, seed=0, **hints.hint_options(self.config))
 
   # ------------------------------------------------------------------- forward
 
@@ -183,14 +229,17 @@ class Colorizer:
       return fn
     gen, kind = self.model, self.kind
 
-    def forward(params, sketch, hint, rng=None):
-      x = models.generator_input(kind, sketch, hint)
+    def forward(params, sketch, hint, points, rng=None):
+      x = models.generator_input(kind, sketch, hint, points)
       if rng is None:
         return gen.apply({"params": params}, x, noise_mode="zero")
       return gen.apply({"params": params}, x, noise_mode="random", rngs={"noise": rng})
 
+    points_shape = (None if not self.takes_points else
+                    jax.ShapeDtypeStruct(tuple(sketch_shape[:3]) + (hints.POINT_CHANNELS,),
+                                         jnp.float32))
     args = [self.params, jax.ShapeDtypeStruct(sketch_shape, jnp.float32),
-            jax.ShapeDtypeStruct(hint_shape, jnp.float32)]
+            jax.ShapeDtypeStruct(hint_shape, jnp.float32), points_shape]
     if random:
       args.append(jax.random.key(0))
     try:
@@ -203,11 +252,12 @@ class Colorizer:
     self._compiled[key] = fn
     return fn
 
-  def colorize_batch(self, sketch, hint, seed=None):
+  def colorize_batch(self, sketch, hint, seed=None, points=None):
     """Float forward pass: sketch (B, H, W, 1), hint (B, ...) in [-1, 1] -> (B, H, W, 3).
 
     H and W may be anything: the sketch is padded with white to the stride and the output
     cropped back. seed None = zero noise (deterministic), int = noise from key(seed).
+    points: (B, H, W, 4) point planes (`hints.points_from_rgba`) or None for none.
     Returns a numpy float32 array in [-1, 1].
     """
     sketch = np.asarray(sketch, np.float32)
@@ -217,14 +267,22 @@ class Colorizer:
     h, w = sketch.shape[1:3]
     padded = _pad_to(sketch, self.stride, 1.0)
     fn = self._forward_fn(padded.shape, hint.shape, seed is not None)
+    planes = None
+    if self.takes_points:
+      if points is None:
+        points = np.zeros(sketch.shape[:3] + (hints.POINT_CHANNELS,), np.float32)
+      planes = _pad_to(np.asarray(points, np.float32), self.stride, 0.0)
+    elif points is not None:
+      raise UserError("this model takes no colour points: train one with "
+                      "--config.model.points=True, or leave --points out")
     if seed is None:
-      out = fn(self.params, padded, hint)
+      out = fn(self.params, padded, hint, planes)
     else:
-      out = fn(self.params, padded, hint, jax.random.key(int(seed)))
+      out = fn(self.params, padded, hint, planes, jax.random.key(int(seed)))
     return np.asarray(out)[:, :h, :w]
 
-  def colorize_sketch(self, sketch_uint8, hint_uint8, seeds=(None,), size=None):
-    """uint8 sketch (H, W) + uint8 hint -> one PIL image per seed, at the sketch's size."""
+  def colorize_sketch(self, sketch_uint8, hint_uint8, seeds=(None,), size=None, points=None):
+    """uint8 sketch (H, W) + uint8 hint [+ RGBA points] -> one PIL image per seed."""
     h, w = sketch_uint8.shape
     wh, ww = working_size(h, w, size, self.max_side)
     work = sketch_uint8
@@ -233,9 +291,10 @@ class Colorizer:
                                                                   Image.Resampling.LANCZOS))
     x = images.to_float(work)[None, ..., None]
     hint = hints.colors_to_float(hint_uint8)[None]
+    planes = None if points is None else hints.points_from_rgba(points, wh, ww)[0][None]
     outs = []
     for seed in seeds:
-      rgb = images.to_uint8(self.colorize_batch(x, hint, seed)[0])
+      rgb = images.to_uint8(self.colorize_batch(x, hint, seed, planes)[0])
       img = Image.fromarray(rgb, "RGB")
       if (wh, ww) != (h, w):
         img = img.resize((w, h), Image.Resampling.LANCZOS)
@@ -243,7 +302,7 @@ class Colorizer:
     return outs
 
   def __call__(self, sketch, reference=None, palette=None, seed=None, size=None, *,
-               hint=None, cleanup=False):
+               points=None, hint=None, cleanup=False):
     """Colorizes one sketch: PIL RGB image of the sketch's size.
 
     Args:
@@ -252,14 +311,16 @@ class Colorizer:
       palette: hex colours, e.g. "#f0c0a0,#335" or ["#f0c0a0", "#335"] (palette family).
       seed: None = deterministic (zero noise); an int draws noise from key(seed).
       size: long side to work at (default: the sketch's own, at most `max_side`).
+      points: colour points, an RGBA image (path, PIL, uint8 (H, W, 4)) of any size where
+        every pixel with alpha >= 128 asks for its colour there; combines with a
+        reference or palette, or alone gives the palette too.
       hint: precomputed uint8 hint colours instead of reference / palette.
       cleanup: sharpen faint sketches first.
     """
-    colors = self.hint_colors(reference, palette, hint)
-    return self.colorize_sketch(load_sketch(sketch, cleanup), colors, (seed,), size)[0]
+    return self._colorize(sketch, reference, palette, hint, points, (seed,), size, cleanup)[0]
 
   def variations(self, sketch, reference=None, palette=None, k=4, seed=0, size=None, *,
-                 hint=None, cleanup=False):
+                 points=None, hint=None, cleanup=False):
     """k images from seeds seed .. seed + k - 1 (variation i equals seed=seed + i)."""
     if int(k) < 1:
       raise UserError(f"number of variations must be >= 1, got {k}")
@@ -267,9 +328,16 @@ class Colorizer:
       raise UserError(f"this {self.config.model.family} model has no noise injection: "
                       "all variations would be the same image")
     seed = 0 if seed is None else int(seed)
-    colors = self.hint_colors(reference, palette, hint)
-    return self.colorize_sketch(load_sketch(sketch, cleanup), colors,
-                                tuple(range(seed, seed + int(k))), size)
+    return self._colorize(sketch, reference, palette, hint, points,
+                          tuple(range(seed, seed + int(k))), size, cleanup)
+
+  def _colorize(self, sketch, reference, palette, hint, points, seeds, size, cleanup):
+    rgba = None if points is None else load_points(points)
+    if rgba is not None and not self.takes_points:
+      raise UserError("this model takes no colour points: train one with "
+                      "--config.model.points=True, or leave the points out")
+    colors = self.hint_colors(reference, palette, hint, points=rgba)
+    return self.colorize_sketch(load_sketch(sketch, cleanup), colors, seeds, size, rgba)
 
 
 # --------------------------------------------------------------------------- colorize CLI
@@ -279,13 +347,18 @@ def add_colorize_arguments(parser):
   """Adds the `colorize` arguments to an argparse parser."""
   parser.add_argument("sketches", nargs="+", metavar="SKETCH",
                       help="sketch image(s) or folder(s) of sketches (batch mode)")
-  source = parser.add_mutually_exclusive_group(required=True)
+  source = parser.add_mutually_exclusive_group()
   source.add_argument("--reference", metavar="IMAGE", help="reference colour image")
   source.add_argument("--palette", metavar="HEX",
                       help="comma-separated hex colours, e.g. '#f5d6c6,#2b2b40' (up to 9; "
                            "palette models only)")
-  parser.add_argument("--checkpoint", required=True, metavar="PATH",
-                      help="training workdir or a step directory workdir/checkpoints/<step>")
+  parser.add_argument("--points", metavar="RGBA_IMAGE",
+                      help="colour points: every opaque pixel of this RGBA image asks for its "
+                           "colour there (resized to each sketch); with a reference or "
+                           "palette, or alone (their colours are then the palette)")
+  parser.add_argument("--checkpoint", default=None, metavar="PATH",
+                      help="training workdir or a step directory workdir/checkpoints/<step> "
+                           "(default: the starter model that ships with jaxcolor)")
   parser.add_argument("--step", type=int, default=None, help="checkpoint step (default latest)")
   parser.add_argument("--best", action="store_true", help="use the best checkpoint")
   parser.add_argument("--out", default=DEFAULT_OUT_DIR,
@@ -364,8 +437,9 @@ def run_colorize(args, colorizer=None):
 
   `colorizer` replaces loading args.checkpoint (a model already in memory).
   """
-  if args.reference is None and args.palette is None:
-    raise UserError("give --reference IMAGE or --palette HEX")
+  points_arg = getattr(args, "points", None)
+  if args.reference is None and args.palette is None and points_arg is None:
+    raise UserError("give --reference IMAGE, --palette HEX or --points RGBA_IMAGE")
   if args.reference is not None and args.palette is not None:
     raise UserError("give only one of --reference and --palette")
   if args.variations < 1:
@@ -384,6 +458,7 @@ def run_colorize(args, colorizer=None):
   reference = images.load_rgb(args.reference) if args.reference is not None else None
   if args.palette is not None:
     palette_from_text(args.palette)
+  points, points_failed = _read_points(points_arg, reference is None and args.palette is None)
 
   if colorizer is None:
     colorizer = Colorizer.from_checkpoint(args.checkpoint, step=args.step,
@@ -391,7 +466,10 @@ def run_colorize(args, colorizer=None):
   if args.variations > 1 and not colorizer.has_noise:
     raise UserError(f"this {colorizer.config.model.family} model has no noise injection: "
                     "--variations would write the same image")
-  colors = colorizer.hint_colors(reference=reference, palette=args.palette)
+  if points is not None and not colorizer.takes_points:
+    raise UserError("this model takes no colour points: leave --points out, or train one "
+                    "with --config.model.points=True")
+  colors = colorizer.hint_colors(reference=reference, palette=args.palette, points=points)
   seeds = ((args.seed,) if args.variations == 1 else
            tuple(range(args.seed or 0, (args.seed or 0) + args.variations)))
   protect = [src for src, _ in items]
@@ -403,7 +481,10 @@ def run_colorize(args, colorizer=None):
   for src, outs in bar:
     try:
       sketch = load_sketch(src, cleanup=args.cleanup)
-      results = colorizer.colorize_sketch(sketch, colors, seeds, args.size)
+      if points is not None and points.shape[:2] != sketch.shape:
+        report(f"{points_arg}: {points.shape[1]}x{points.shape[0]} resized (nearest) to "
+               f"{src}'s {sketch.shape[1]}x{sketch.shape[0]}")
+      results = colorizer.colorize_sketch(sketch, colors, seeds, args.size, points)
       for img, out in zip(results, outs):
         images.save_image(img, out, protect=protect)
       written += len(outs)
@@ -415,7 +496,33 @@ def run_colorize(args, colorizer=None):
       report(f"skipped {src}: {reason}")
   print(f"wrote {written} image(s) to {out_dir}"
         + (f"; skipped {len(skipped)} input(s)" if skipped else ""))
+  if points_failed:
+    return 2
   return 1 if skipped else 0
+
+
+def _read_points(path, only_source):
+  """(RGBA points or None, whether the file was unreadable) for `colorize --points`.
+
+  An unreadable file is reported on one line and the sketches are still coloured
+  without points (the command then exits 2); so is an image with no opaque pixel.
+  """
+  if path is None:
+    return None, False
+  try:
+    points = load_points(path)
+  except UserError as e:
+    if only_source:
+      raise  # nothing else to colour with
+    print(f"error: {e}; colouring without points", file=sys.stderr)
+    return None, True
+  if not np.any(points[..., 3] >= 128):
+    if only_source:
+      raise UserError(f"{path}: no opaque pixel, so no colour point and no palette: "
+                      "give --reference or --palette too")
+    print(f"warning: {path}: no opaque pixel; colouring without points", file=sys.stderr)
+    return None, False
+  return points, False
 
 
 # --------------------------------------------------------------------------- palette CLI

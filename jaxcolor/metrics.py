@@ -57,6 +57,22 @@ def psnr(a, b, max_db=100.0):
   return jnp.minimum(db, max_db)
 
 
+def colourfulness(x):
+  """Hasler & Suesstrunk (2003) colourfulness per image, (B,); x in [-1, 1], RGB.
+
+  On 0..255 values: rg = R - G, yb = (R + G) / 2 - B,
+  M = sqrt(std(rg)^2 + std(yb)^2) + 0.3 sqrt(mean(rg)^2 + mean(yb)^2).
+  0 for any grey image; about 30-60 for moderately to quite colourful pictures.
+  """
+  x = (jnp.asarray(x, jnp.float32) + 1.0) * 127.5
+  r, g, b = x[..., 0], x[..., 1], x[..., 2]
+  rg, yb = r - g, 0.5 * (r + g) - b
+  axes = (1, 2)
+  std = jnp.sqrt(jnp.var(rg, axis=axes) + jnp.var(yb, axis=axes))
+  mean = jnp.sqrt(jnp.square(jnp.mean(rg, axis=axes)) + jnp.square(jnp.mean(yb, axis=axes)))
+  return std + 0.3 * mean
+
+
 def gaussian_window(size=SSIM_WINDOW, sigma=SSIM_SIGMA):
   """Normalised 1-D Gaussian taps, float32 (size,)."""
   x = np.arange(size, dtype=np.float64) - (size - 1) / 2.0

@@ -82,7 +82,7 @@ def create_train_state(config) -> TrainState:
   g_params = models.init_generator(config.model, config.seed, size)
   d_params, spectral = models.init_discriminator(config.model, config.seed + 1, size)
   tx_g, tx_d = make_optimizers(config)
-  channels = models.input_channels(config.model.hint) + 3
+  channels = models.input_channels(config.model.hint, models.uses_points(config.model)) + 3
   pool = np.zeros((config.image_pool_size, size, size, channels), pool_dtype(config))
   # Optimiser states start as zeros of the parameters' shapes: built on the
   # host from shapes, so nothing is dispatched per leaf.
@@ -180,7 +180,7 @@ def make_train_step(config, gen, disc, tx_g, tx_d):
     key = jax.random.fold_in(key, jax.lax.axis_index(AXIS))
     rngs = {"noise": jax.random.fold_in(key, _NOISE),
             "dropout": jax.random.fold_in(key, _DROPOUT)}
-    x = models.generator_input(m.hint, batch["sketch"], batch["hint"])
+    x = models.generator_input(m.hint, batch["sketch"], batch["hint"], batch.get("points"))
     real = batch["image"]
 
     # The generator runs forward once; both updates use this one forward.
@@ -285,7 +285,8 @@ def make_p_eval_step(config, gen):
   """Deterministic (zero-noise) outputs and per-image L1 / PSNR / SSIM."""
 
   def eval_fn(g_params, batch):
-    x = models.generator_input(config.model.hint, batch["sketch"], batch["hint"])
+    x = models.generator_input(config.model.hint, batch["sketch"], batch["hint"],
+                               batch.get("points"))
     out = gen.apply({"params": g_params}, x, noise_mode="zero")
     real = batch["image"]
     per_image = {"l1": jnp.mean(jnp.abs(out - real), axis=(1, 2, 3)),

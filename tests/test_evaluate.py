@@ -21,7 +21,7 @@ from jaxcolor.models import vgg
 
 SIZE = 64
 DATA_KWARGS = {"num_train": 1, "num_val": 4, "resolution": SIZE}
-SELF_METRICS = {"psnr", "ssim", "l1", "vgg_perceptual"}
+SELF_METRICS = {"psnr", "ssim", "l1", "vgg_perceptual", "colourfulness"}
 
 
 def random_params(model_config):
@@ -68,7 +68,8 @@ def test_evaluate_self_mode(colorizer, vgg_params):
   result = evaluate.evaluate(colorizer, _hand_batches(), mode="self", vgg_params=vgg_params)
   assert result["num_examples"] == 4
   table = result["metrics"]
-  assert set(table) == set(evaluate.METHODS)
+  assert set(table) == set(evaluate.METHODS) | {"ground_truth"}
+  assert set(table.pop("ground_truth")) == {"colourfulness"}
   for values in table.values():
     assert set(values) == SELF_METRICS
   assert _all_finite(table)
@@ -134,8 +135,13 @@ def test_run_writes_report_and_sheet(colorizer, data_dir, tmp_path, capsys):
   assert report["dataset"] == "synthetic_cels"
   self_ref = report["modes"]["self_reference"]["metrics"]
   shuffled = report["modes"]["shuffled_reference"]["metrics"]
-  assert set(self_ref) == {"model", "sketch", "flat_fill"}
-  assert set(shuffled) == {"model", "sketch", "flat_fill", "ground_truth"}
+  assert set(self_ref) == set(evaluate.METHODS) | {"ground_truth"}
+  assert set(shuffled) == set(evaluate.METHODS) | {"ground_truth"}
+  following = report["modes"]["reference_following"]["metrics"]
+  assert set(following) == set(evaluate.METHODS)
+  assert all(0.0 <= v["share"] <= 1.0 for v in following.values())
+  assert "colour_points" not in report["modes"]  # the tiny model takes no points
+  self_ref.pop("ground_truth")
   assert set(self_ref["model"]) == SELF_METRICS
   assert _all_finite(self_ref) and _all_finite(shuffled)
   assert Image.open(sheet).size == (4 * SIZE, 4 * SIZE)  # 4 columns, 4 examples
@@ -143,6 +149,71 @@ def test_run_writes_report_and_sheet(colorizer, data_dir, tmp_path, capsys):
   assert "self_reference" in printed and "flat_fill" in printed
   table = evaluate.format_table(report)
   assert "vgg_perceptual" in table and "color_hist_dist" in table and "LPIPS" not in table
+  assert "colourfulness" in table and "share" in table
+
+
+def _grey_and_colour_batches(n=6):
+  """Self and shuffled batches of colourful cels (own and deranged references)."""
+  own = _hand_batches(n, per_batch=n)
+  other = {k: v.copy() for k, v in own[0].items()}
+  perm = np.roll(np.arange(n), 1)
+  other["reference"] = own[0]["reference"][:, perm]
+  other["hint"] = own[0]["hint"][:, perm]
+  return own, [other]
+
+
+class _Echo(infer.Colorizer):
+  """A stand-in model that paints its palette's colours or, when grey, only grey."""
+
+  def __init__(self, colorizer, grey):  # pylint: disable=super-init-not-called
+    self.__dict__.update(colorizer.__dict__)
+    self.grey = grey
+
+  def colorize_batch(self, sketch, hint, seed=None, points=None):
+    del seed, points
+    b, h, w, _ = np.shape(sketch)
+    if self.grey:
+      return np.repeat(np.asarray(sketch, np.float32), 3, -1) * 0.5
+    # Vertical stripes of the nine palette colours: the reference's colours, anywhere.
+    stripes = np.asarray(hint)[:, np.arange(w) * 9 // w]  # (B, W, 3)
+    return np.broadcast_to(stripes[:, None], (b, h, w, 3)).astype(np.float32)
+
+
+def test_all_grey_is_least_colourful_and_at_chance(colorizer):
+  own, other = _grey_and_colour_batches()
+  results = {}
+  for name, model in (("grey", _Echo(colorizer, True)), ("follower", _Echo(colorizer, False))):
+    self_res = evaluate.evaluate(model, own, mode="self", return_outputs=True)
+    shuf_res = evaluate.evaluate(model, other, mode="shuffled", return_outputs=True)
+    results[name] = (self_res, evaluate.reference_following(self_res, shuf_res))
+  self_res, following = results["grey"]
+  colourful = {m: v["colourfulness"] for m, v in self_res["metrics"].items()}
+  # The grey model and the all-grey baseline paint no colour: nothing scores lower.
+  assert colourful["model"] == pytest.approx(0.0, abs=1e-3)
+  assert colourful["all_grey"] <= min(colourful.values()) + 1e-3  # float noise around 0
+  assert all(v > 5 for m, v in colourful.items() if m in ("flat_fill", "mean_fill"))
+  assert colourful["ground_truth"] > 10
+  # An output that does not depend on the reference is exactly at chance.
+  assert following["model"]["share"] == 0.5
+  assert following["all_grey"]["share"] == 0.5
+  assert following["sketch"]["share"] == 0.5
+  # A model that paints the reference's colours follows it.
+  assert results["follower"][1]["model"]["share"] > 0.7
+  assert following["flat_fill"]["share"] > 0.5
+
+
+def test_colourfulness_metric():
+  from jaxcolor import metrics
+  grey = np.zeros((1, 8, 8, 3), np.float32)
+  red = np.full((1, 8, 8, 3), -1.0, np.float32)
+  red[..., 0] = 1.0
+  half = red.copy()
+  half[:, :4] = grey[:, :4]
+  c = np.asarray(metrics.colourfulness(np.concatenate([grey, red, half])))
+  assert c[0] == pytest.approx(0.0, abs=1e-4)
+  # All red: no spread, mean chroma sqrt(255^2 + 127.5^2) times 0.3.
+  assert c[1] == pytest.approx(0.3 * np.hypot(255.0, 127.5), rel=1e-4)
+  assert c[2] > c[1]  # a half-red half-grey picture varies, so it counts more
 
 
 def test_run_usage_errors(colorizer):

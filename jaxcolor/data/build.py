@@ -70,8 +70,8 @@ def _options(args) -> dict:
   name = args.name
   opts = {}
   allowed = {
-      "anime_sketch_colorization_pair": ("limit",),
       "image_folder": ("sketch_method", "val_percent", "limit", "tag"),
+      "anime_sketch_colorization_pair": ("limit", "tag"),
       "synthetic_cels": ("num_train", "num_val"),
   }[name]
   for key in ("sketch_method", "val_percent", "num_train", "num_val", "limit", "tag"):

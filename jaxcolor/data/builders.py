@@ -31,6 +31,7 @@ import multiprocessing
 import os
 import pathlib
 import re
+import shutil
 import time
 from typing import Callable, Iterable, Iterator
 
@@ -188,6 +189,7 @@ class _Builder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
 class PairConfig(tfds.core.BuilderConfig):
   resolution: int = 512
   limit: int = 0
+  tag: str = ""  # names a build, e.g. the starter pairs beside the Kaggle ones
 
 
 def _reason(e: Exception) -> str:
@@ -205,9 +207,11 @@ def _kaggle_example(args):
 def _kaggle_example_or_raise(key, path, resolution):
   rgb = images.load_rgb(path)
   h, w = rgb.shape[:2]
-  if (w, h) != (KAGGLE_WIDTH, KAGGLE_HEIGHT):
-    return "skip", path, f"expected {KAGGLE_WIDTH}x{KAGGLE_HEIGHT}, got {w}x{h}"
-  half = KAGGLE_WIDTH // 2
+  # Kaggle's pairs are 1024x512; pairs made in the same layout at another size
+  # (the starter data) are read alike.
+  if w != 2 * h or h < 8:
+    return "skip", path, f"expected a 2:1 pair such as {KAGGLE_WIDTH}x{KAGGLE_HEIGHT}, got {w}x{h}"
+  half = w // 2
   color, sketch = rgb[:, :half], _to_gray(rgb[:, half:])
   if resolution and resolution != half:
     color, sketch = _resize(color, resolution), _resize(sketch, resolution)
@@ -529,11 +533,14 @@ def build_dataset(name: str, data_dir, manual_dir=None, folder=None,
       find_kaggle_split_dirs(manual_dir)  # fail before tfds makes any folder
     elif name == "image_folder" and not (folder and pathlib.Path(folder).expanduser().is_dir()):
       raise UserError(f"image folder not found: {folder} (give --folder DIR)")
-  mode = (tfds.download.GenerateMode.REUSE_CACHE_IF_EXISTS if overwrite
-          else tfds.download.GenerateMode.REUSE_DATASET_IF_EXISTS)
+  if overwrite and builder.data_path.exists():
+    # Only once the sources are known to be there; tfds' own overwrite mode fails on a
+    # builder whose info was read from the old build.
+    shutil.rmtree(os.fspath(builder.data_path))
+    builder = _builder(name, data_dir, cfg, **kwargs)
   config = tfds.download.DownloadConfig(
       manual_dir=os.fspath(pathlib.Path(manual_dir).expanduser()) if manual_dir else None,
-      download_mode=mode,
+      download_mode=tfds.download.GenerateMode.REUSE_DATASET_IF_EXISTS,
       try_download_gcs=False)  # no network lookups
   start = time.time()
   was_active = tfds.core.utils.tqdm_utils._active  # pylint: disable=protected-access

@@ -68,6 +68,11 @@ def _open(path_or_bytes, max_pixels):
   return name, img
 
 
+def open_image(path_or_bytes, max_pixels=None):
+  """(name, fully decoded PIL image); every failure is an ImageError naming the file."""
+  return _open(path_or_bytes, max_pixels)
+
+
 def _composite(rgba, background):
   """uint8 (H, W, 4) -> (H, W, 3) over a flat background colour (rounded)."""
   a = rgba[..., 3:].astype(np.float32) / 255.0

@@ -45,30 +45,38 @@ def load_source(config, split: str, data_dir):
   return builders.load_split(config.data.name, split, data_dir, **_builder_kwargs(config))
 
 
-def hint_options(config) -> dict:
-  """compute_hint options from the config (the palette's colour space)."""
-  if config.model.hint == "palette":
-    return {"color_space": config.data.get("palette_color_space", "rgb")}
-  return {}
+hint_options = hints.hint_options
 
 
 def _example(color: np.ndarray, sketch: np.ndarray, reference: np.ndarray,
-             hint_kind: str, hint_seed: int, options=None) -> dict:
-  """uint8 colour (H, W, 3), sketch (H, W), reference -> float32 example."""
+             hint_kind: str, hint_seed: int, options=None, points=None) -> dict:
+  """uint8 colour (H, W, 3), sketch (H, W), reference [, point planes] -> float32 example."""
   hint = hints.compute_hint(hint_kind, reference, seed=hint_seed, **(options or {}))
-  return {
+  example = {
       "sketch": images.to_float(sketch)[..., None],
       "image": images.to_float(color),
       "reference": images.to_float(reference),
       "hint": hints.colors_to_float(hint),
   }
+  if points is not None:
+    example["points"] = points
+  return example
+
+
+def point_options(config) -> dict | None:
+  """Colour-point sampling of the config, or None when the model takes no points."""
+  if not config.model.get("points", False):
+    return None
+  return {"max_points": int(config.data.get("max_points", 0)),
+          "none_prob": float(config.data.get("points_none_prob", 0.0))}
 
 
 class _TrainTransform(grain.transforms.RandomMap):
   """Random crop + flip (shared by colour and sketch), sketch and reference augmentation."""
 
   def __init__(self, *, seed: int, image_size: int, hint: str, crop_scale,
-               augment_sketch: bool, augment_reference: bool, hint_options=None):
+               augment_sketch: bool, augment_reference: bool, hint_options=None,
+               jitter_target: bool = False, xdog_prob: float = 0.0, points=None):
     self.seed = int(seed)
     self.image_size = int(image_size)
     self.hint = hint
@@ -76,6 +84,9 @@ class _TrainTransform(grain.transforms.RandomMap):
     self.crop_scale = tuple(float(s) for s in crop_scale)
     self.augment_sketch = bool(augment_sketch)
     self.augment_reference = bool(augment_reference)
+    self.jitter_target = bool(jitter_target)
+    self.xdog_prob = float(xdog_prob)
+    self.points = dict(points) if points is not None else None
 
   def random_map(self, element, rng: np.random.Generator):
     rng = np.random.default_rng([self.seed, int(rng.integers(2**63))])
@@ -87,11 +98,27 @@ class _TrainTransform(grain.transforms.RandomMap):
     sketch = augment.crop_resize(sketch, box, self.image_size)
     if rng.random() < 0.5:
       color, sketch = augment.hflip(color), augment.hflip(sketch)
+    # Randomness is drawn only for the options that are on, so that turning none on
+    # keeps the stream (and the results) of earlier versions.
+    if self.xdog_prob and rng.random() < self.xdog_prob:
+      sketch = sketch_lib.sketch_from_color(color, rng)  # another line style than the data's
     if self.augment_sketch:
       sketch = sketch_lib.augment_sketch(sketch, rng)
-    reference = augment.augmented_reference(color, rng) if self.augment_reference else color
+    if self.jitter_target and self.augment_reference:
+      # SCFT's augmented self: the target gets the reference's colour change too, so the
+      # palette always names the colours the model is asked to paint.
+      color = augment.color_jitter(color, rng)
+      reference = augment.tps_warp(color, rng)
+    elif self.augment_reference:
+      reference = augment.augmented_reference(color, rng)
+    else:
+      reference = color
+    points = None
+    if self.points is not None:
+      n = hints.random_point_count(rng, self.points["max_points"], self.points["none_prob"])
+      points = hints.draw_points(color, rng, n)
     return _example(color, sketch, reference, self.hint, int(rng.integers(2**31)),
-                    self.hint_options)
+                    self.hint_options, points)
 
 
 class _ToDevices(grain.transforms.Map):
@@ -182,7 +209,8 @@ def make_train_loader(config, *, data_dir, process_index: int, process_count: in
       crop_scale=data.get("crop_scale", (0.5, 1.0)),
       augment_sketch=data.get("augment_sketch", True),
       augment_reference=data.get("augment_reference", True),
-      hint_options=hint_options(config))
+      hint_options=hint_options(config), jitter_target=data.get("jitter_target", False),
+      xdog_prob=data.get("xdog_prob", 0.0), points=point_options(config))
   batch = int(local_device_count) * int(config.per_device_batch_size)
   worker_count = int(data.get("num_workers", 0) or 0)
   if worker_count and not flags.FLAGS.is_parsed():
@@ -212,8 +240,14 @@ def derangement(n: int, seed: int) -> np.ndarray:
   return perm
 
 
+def eval_points(color: np.ndarray, num_points: int, seed: int) -> np.ndarray:
+  """num_points ground-truth dots at places fixed by (seed, the example's index)."""
+  return hints.draw_points(color, np.random.default_rng([seed, 7]), num_points)
+
+
 def make_eval_batches(config, *, data_dir, split: str = "val", num_examples: int,
-                      local_device_count: int, shuffled_reference: bool = False) -> list[dict]:
+                      local_device_count: int, shuffled_reference: bool = False,
+                      num_points: int = 0) -> list[dict]:
   """Deterministic eval batches of the first num_examples examples of `split`.
 
   Colour and sketch are centre-cropped and resized to config.image_size, not
@@ -236,7 +270,11 @@ def make_eval_batches(config, *, data_dir, split: str = "val", num_examples: int
   refs = colors
   if shuffled_reference:
     refs = [colors[j] for j in derangement(n, int(config.seed))]
-  examples = [_example(c, s, r, config.model.hint, i, hint_options(config))
+  with_points = point_options(config) is not None
+  if num_points and not with_points:
+    raise UserError("this model takes no colour points (config.model.points is off)")
+  examples = [_example(c, s, r, config.model.hint, i, hint_options(config),
+                       eval_points(c, num_points, i) if with_points else None)
               for i, (c, s, r) in enumerate(zip(colors, sketches, refs))]
   per_device = int(config.per_device_batch_size)
   batch = int(local_device_count) * per_device

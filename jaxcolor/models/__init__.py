@@ -29,7 +29,7 @@ def make_generator(model_config):
   if m.family == "palette":
     return PaletteUNet(widths=tuple(m.widths), norm_groups=m.norm_groups,
                        weight_standardization=m.weight_standardization, noise=m.noise,
-                       dtype=dtype)
+                       input_skip=bool(m.get("input_skip", False)), dtype=dtype)
   if m.family == "histogram":
     return HistogramUNet(stem_width=m.stem_width, widths=tuple(m.widths),
                          norm_groups=m.norm_groups,
@@ -49,20 +49,28 @@ def model_stride(model_config) -> int:
   return 2 ** len(model_config.widths)
 
 
-def generator_input(hint_kind: str, sketch: jax.Array, hint_colors: jax.Array) -> jax.Array:
-  """Sketch (B,H,W,1) + hint colours -> the generator input (B,H,W,3+C)."""
+def generator_input(hint_kind: str, sketch: jax.Array, hint_colors: jax.Array,
+                    points: jax.Array | None = None) -> jax.Array:
+  """Sketch (B,H,W,1) + hint colours [+ colour points (B,H,W,4)] -> the generator input."""
   b, h, w, _ = sketch.shape
   planes = hints.hint_planes(hint_kind, hint_colors, h, w)
   sketch3 = jnp.broadcast_to(sketch, (b, h, w, 3))
-  return jnp.concatenate([sketch3, planes.astype(sketch.dtype)], axis=-1)
+  parts = [sketch3, planes.astype(sketch.dtype)]
+  if points is not None:
+    parts.append(points.astype(sketch.dtype))
+  return jnp.concatenate(parts, axis=-1)
 
 
-def input_channels(hint_kind: str) -> int:
-  return 3 + hints.hint_channels(hint_kind)
+def uses_points(model_config) -> bool:
+  return bool(model_config.get("points", False))
+
+
+def input_channels(hint_kind: str, points: bool = False) -> int:
+  return 3 + hints.hint_channels(hint_kind) + (hints.POINT_CHANNELS if points else 0)
 
 
 def _dummy_inputs(model_config, image_size: int):
-  c = input_channels(model_config.hint)
+  c = input_channels(model_config.hint, uses_points(model_config))
   return (jnp.zeros((1, image_size, image_size, c), jnp.float32),
           jnp.zeros((1, image_size, image_size, 3), jnp.float32))
 

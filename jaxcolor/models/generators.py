@@ -41,6 +41,7 @@ class _PaletteBody(nn.Module):
   noise: bool
   noise_mode: str
   dtype: Dtype
+  input_skip: bool = False
 
   @nn.compact
   def __call__(self, x):
@@ -64,6 +65,12 @@ class _PaletteBody(nn.Module):
       out_c = w[i - 1] if i > 0 else max(w[0] // 2, 1)
       h = ResidualBlock(out_c, g, "up", dt, name=f"dec_up{i}")(h)
     h = noise("noise_out")(h)
+    if self.input_skip:
+      # The encoder's first block ends in a pool, so without this no full-resolution
+      # feature reaches the output: lines and colour points would come back blurred.
+      h = jnp.concatenate([h, x.astype(dt)], axis=-1)
+      c = max(w[0] // 2, 1)
+      h = nn.relu(group_norm(c, g, dt, "skip_norm")(conv(c, 3, dt, name="skip_conv")(h)))
     h = conv(3, 3, dt, use_bias=True, name="out_conv")(h)
     return jnp.tanh(h.astype(jnp.float32))
 
@@ -80,6 +87,7 @@ class PaletteUNet(nn.Module):
   norm_groups: int = 32
   weight_standardization: bool = True
   noise: bool = True
+  input_skip: bool = False
   dtype: Dtype = jnp.float32
 
   @property
@@ -93,7 +101,7 @@ class PaletteUNet(nn.Module):
     check_divisible(x.shape[1], x.shape[2], self.stride)
     body = _standardized(_PaletteBody, self.weight_standardization)
     out = body(tuple(self.widths), self.norm_groups, self.noise, noise_mode, self.dtype,
-               name="body")(x)
+               self.input_skip, name="body")(x)
     return (out, {}) if with_guides else out
 
 

@@ -1,0 +1,152 @@
+"""Colour points: the planes, their sampling in training, the model input, the CLI."""
+
+import argparse
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from configs import tiny
+from jaxcolor import hints
+from jaxcolor import infer
+from jaxcolor import models
+from jaxcolor.errors import UserError
+
+SIZE = 64
+
+
+def test_points_from_rgba_resizes_nearest_and_masks():
+  rgba = np.zeros((8, 8, 4), np.uint8)
+  rgba[2:4, 2:4] = (255, 0, 0, 255)
+  rgba[6, 6] = (0, 255, 0, 100)  # below the alpha threshold: not a point
+  planes, count = hints.points_from_rgba(rgba, 16, 16)
+  assert planes.shape == (16, 16, 4) and count == 16  # 2x2 -> 4x4 pixels
+  np.testing.assert_array_equal(planes[4:8, 4:8, 3], 1.0)
+  np.testing.assert_allclose(planes[5, 5, :3], [1.0, -1.0, -1.0])
+  assert planes[..., 3].sum() == 16 and not planes[12:, 12:].any()
+  with pytest.raises(UserError, match="RGBA"):
+    hints.points_from_rgba(np.zeros((4, 4, 3), np.uint8), 4, 4)
+
+
+def test_draw_points_uses_ground_truth_colours():
+  color = np.full((32, 32, 3), 255, np.uint8)
+  color[8:24, 8:24] = (10, 200, 30)
+  planes = hints.draw_points(color, np.random.default_rng(0), 6)
+  mask = planes[..., 3] > 0
+  assert mask.any()
+  seen = {tuple(np.round(c, 3)) for c in planes[mask][:, :3]}
+  allowed = {tuple(np.round(np.asarray(c, np.float32) / 127.5 - 1.0, 3))
+             for c in ((10, 200, 30), (255, 255, 255))}
+  assert seen <= allowed
+  assert not hints.draw_points(color, np.random.default_rng(0), 0).any()
+
+
+def test_random_point_count_has_empty_share():
+  rng = np.random.default_rng(1)
+  counts = np.array([hints.random_point_count(rng, 16, 0.35) for _ in range(2000)])
+  assert 0.3 < np.mean(counts == 0) < 0.4
+  assert counts.max() <= 16 and np.mean(counts[counts > 0] <= 4) > 0.4  # skewed to few
+  assert hints.random_point_count(rng, 0, 0.0) == 0
+
+
+def _points_config(family="palette"):
+  c = tiny.get_config(family)
+  c.model.points = True
+  c.model.input_skip = family == "palette"
+  return c
+
+
+@pytest.mark.parametrize("family", ["palette", "histogram"])
+def test_both_families_take_point_planes(family):
+  c = _points_config(family)
+  params = models.init_generator(c.model, 0, SIZE)
+  colorizer = infer.Colorizer(c, params)
+  assert colorizer.takes_points
+  sketch = np.full((1, SIZE, SIZE, 1), 1.0, np.float32)
+  hint = np.zeros((1,) + hints.HINT_SHAPES[c.model.hint], np.float32)
+  pts = np.zeros((1, SIZE, SIZE, 4), np.float32)
+  pts[0, 10:14, 10:14] = (1.0, -1.0, -1.0, 1.0)
+  base = colorizer.colorize_batch(sketch, hint)
+  with_pts = colorizer.colorize_batch(sketch, hint, points=pts)
+  assert base.shape == with_pts.shape == (1, SIZE, SIZE, 3)
+  assert not np.array_equal(base, with_pts)  # the planes reach the network
+  np.testing.assert_array_equal(base, colorizer.colorize_batch(sketch, hint, points=pts * 0))
+
+
+def test_model_without_points_refuses_them():
+  c = tiny.get_config("palette")
+  colorizer = infer.Colorizer(c, models.init_generator(c.model, 0, SIZE))
+  rgba = np.zeros((SIZE, SIZE, 4), np.uint8)
+  with pytest.raises(UserError, match="no colour points"):
+    colorizer(np.full((SIZE, SIZE), 255, np.uint8), palette="#ff0000", points=rgba)
+
+
+def test_points_alone_give_the_palette():
+  c = _points_config()
+  colorizer = infer.Colorizer(c, models.init_generator(c.model, 0, SIZE))
+  rgba = np.zeros((SIZE, SIZE, 4), np.uint8)
+  rgba[:4, :4] = (200, 10, 10, 255)
+  rgba[40:42, 40:42] = (10, 10, 200, 255)
+  colors = colorizer.hint_colors(points=rgba)
+  assert {tuple(c) for c in colors} == {(200, 10, 10), (10, 10, 200)}
+  out = colorizer(np.full((SIZE, SIZE), 255, np.uint8), points=rgba)
+  assert out.size == (SIZE, SIZE)
+
+
+@pytest.fixture(scope="module")
+def points_colorizer():
+  c = _points_config()
+  return infer.Colorizer(c, models.init_generator(c.model, 0, SIZE))
+
+
+def _colorize_args(tmp_path, *extra):
+  parser = argparse.ArgumentParser()
+  infer.add_colorize_arguments(parser)
+  return parser.parse_args([*extra, "--out", str(tmp_path / "out")])
+
+
+def _sketch_files(tmp_path, n=2, size=SIZE):
+  paths = []
+  for i in range(n):
+    p = tmp_path / f"s{i}.png"
+    Image.fromarray(np.full((size, size), 255, np.uint8)).save(p)
+    paths.append(str(p))
+  return paths
+
+
+def test_cli_points_resized_with_a_line(points_colorizer, tmp_path, capsys):
+  sketches = _sketch_files(tmp_path)
+  hint = tmp_path / "hints.png"
+  rgba = np.zeros((16, 16, 4), np.uint8)
+  rgba[4:6, 4:6] = (255, 0, 0, 255)
+  Image.fromarray(rgba, "RGBA").save(hint)
+  args = _colorize_args(tmp_path, *sketches, "--palette", "#00ff00", "--points", str(hint))
+  assert infer.run_colorize(args, colorizer=points_colorizer) == 0
+  err = capsys.readouterr().err
+  assert err.count("resized (nearest)") == 2 and "16x16" in err
+  assert (tmp_path / "out" / "s0_color.png").exists()
+
+
+def test_cli_points_without_opaque_pixel_warns(points_colorizer, tmp_path, capsys):
+  sketches = _sketch_files(tmp_path, 1)
+  hint = tmp_path / "empty.png"
+  Image.fromarray(np.zeros((SIZE, SIZE, 4), np.uint8), "RGBA").save(hint)
+  args = _colorize_args(tmp_path, *sketches, "--palette", "#00ff00", "--points", str(hint))
+  assert infer.run_colorize(args, colorizer=points_colorizer) == 0
+  err = capsys.readouterr().err
+  assert "warning:" in err and "no opaque pixel" in err and len(err.strip().splitlines()) == 1
+  # Alone, an empty points image leaves nothing to colour with: a one-line user error.
+  args = _colorize_args(tmp_path, *sketches, "--points", str(hint))
+  with pytest.raises(UserError, match="no opaque pixel"):
+    infer.run_colorize(args, colorizer=points_colorizer)
+
+
+def test_cli_unreadable_points_exit_2_and_batch_finishes(points_colorizer, tmp_path, capsys):
+  sketches = _sketch_files(tmp_path)
+  bad = tmp_path / "hints.png"
+  bad.write_bytes(b"not a png")
+  args = _colorize_args(tmp_path, *sketches, "--palette", "#00ff00", "--points", str(bad))
+  assert infer.run_colorize(args, colorizer=points_colorizer) == 2
+  errors = [l for l in capsys.readouterr().err.splitlines() if "error" in l]
+  assert len(errors) == 1 and errors[0].startswith("error:") and "hints.png" in errors[0]
+  assert all((tmp_path / "out" / f"s{i}_color.png").exists() for i in range(2))

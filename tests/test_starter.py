@@ -1,0 +1,103 @@
+"""The starter model that ships in the package: it loads, colours, follows points, fails clearly."""
+
+import shutil
+
+import numpy as np
+import pytest
+
+from jaxcolor import demo
+from jaxcolor import infer
+from jaxcolor import metrics
+from jaxcolor import starter
+from jaxcolor.data import images
+from jaxcolor.errors import UserError
+
+# A bundled held-out drawing's ground truth has colourfulness 40-90; grey has 0.
+COLOURFUL_FLOOR = 15.0
+
+
+@pytest.fixture(scope="module")
+def colorizer():
+  return infer.Colorizer.from_checkpoint()  # no path: the starter
+
+
+def _colourfulness(img):
+  return float(metrics.colourfulness(images.to_float(np.asarray(img))[None])[0])
+
+
+def test_starter_loads_with_points(colorizer):
+  assert colorizer.source == starter.SOURCE and colorizer.takes_points
+  assert colorizer.step > 0 and colorizer.config.model.family == "palette"
+
+
+def test_starter_colours_a_bundled_sketch(colorizer):
+  name, sketch, ref = demo.bundled_pairs()[0]
+  out = colorizer(sketch, reference=ref)
+  assert out.size == images.load_rgb(sketch).shape[1::-1], name
+  assert _colourfulness(out) > COLOURFUL_FLOOR
+  # Same call, same pixels: inference is deterministic without a seed.
+  np.testing.assert_array_equal(np.asarray(out), np.asarray(colorizer(sketch, reference=ref)))
+
+
+def test_points_change_the_output_near_them_more_than_far(colorizer):
+  _, sketch, _ = demo.bundled_pairs()[1]
+  gray = infer.load_sketch(sketch)
+  h, w = gray.shape
+  rgba = np.zeros((h, w, 4), np.uint8)
+  y, x = h // 2, w // 2
+  rgba[y - 2:y + 3, x - 2:x + 3] = (20, 60, 230, 255)
+  palette = "#f4d3b5,#e8a87c,#c38d9e,#41b3a3,#2e4057"
+  base = np.asarray(colorizer(gray, palette=palette), np.float32)
+  dotted = np.asarray(colorizer(gray, palette=palette, points=rgba), np.float32)
+  change = np.abs(dotted - base).mean(-1)
+  yy, xx = np.mgrid[:h, :w]
+  dist = np.hypot(yy - y, xx - x)
+  near, far = change[dist <= 12].mean(), change[dist >= 64].mean()
+  assert near > 2 * far and near > 5.0, (near, far)
+
+
+def test_missing_weights_say_how_to_rebuild(tmp_path):
+  with pytest.raises(UserError, match="make starter") as e:
+    starter.load(tmp_path / "nowhere")
+  assert "\n" not in str(e.value)
+
+
+def test_corrupt_weights_say_how_to_rebuild(tmp_path):
+  bad = tmp_path / "starter"
+  shutil.copytree(starter.WEIGHTS_DIR, bad)
+  (bad / starter.PARAMS_FILE).write_bytes(b"PK\x03\x04 truncated")
+  with pytest.raises(UserError, match="corrupt.*make starter"):
+    starter.load(bad)
+
+
+def test_export_round_trip_through_float16(trained_run, tmp_path):
+  workdir, _ = trained_run
+  info = starter.export(workdir, tmp_path / "w")
+  config, params, step = starter.load(tmp_path / "w")
+  assert step == info["step"] == 4 and info["bytes"] > 0
+  original = infer.Colorizer.from_checkpoint(str(workdir))
+  restored = infer.Colorizer(config, params)
+  sketch = np.full((64, 64), 255, np.uint8)
+  sketch[20:40, 30] = 0
+  a = np.asarray(original(sketch, palette="#c0392b,#2e4057"), np.float32)
+  b = np.asarray(restored(sketch, palette="#c0392b,#2e4057"), np.float32)
+  assert np.abs(a - b).max() <= 3  # float16 weights: within a few uint8 levels
+
+
+def test_demo_colours_the_bundled_sketches(tmp_path, capsys):
+  assert demo.run_starter(str(tmp_path)) == 0
+  sheet = images.load_rgb(tmp_path / "sheet.png")
+  n = len(demo.bundled_pairs())
+  assert n >= 4 and sheet.shape[0] == 256 * n and sheet.shape[1] == 256 * 6
+  assert "contact sheet" in capsys.readouterr().out
+
+
+def test_colorizer_import_is_inference_only():
+  import subprocess  # pylint: disable=g-import-not-at-top
+  import sys  # pylint: disable=g-import-not-at-top
+  code = ("import sys; from jaxcolor import Colorizer; "
+          "heavy = [m for m in ('grain', 'tensorflow_datasets', 'jaxcolor.train', "
+          "'jaxcolor.data.pipeline') if m in sys.modules]; print(','.join(heavy))")
+  out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       check=True)
+  assert out.stdout.strip() == ""
