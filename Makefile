@@ -34,11 +34,14 @@ serve: $(VENV)/.installed
 	$(VENV)/bin/jaxcolor serve $(if $(CHECKPOINT),--checkpoint $(CHECKPOINT))
 
 # Debian's Chromium for the real-browser test of the web page (Playwright drives it; its
-# own browser download is never used). Without root the browser test skips, saying why.
-/usr/bin/chromium:
-	-apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium libcairo2
+# own browser download is never used). Tried once per venv; where it cannot be installed
+# (no root) the browser test skips, saying why.
+$(VENV)/.browser: $(VENV)/.installed
+	-[ -x /usr/bin/chromium ] || (apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium libcairo2)
+	touch $@
 
-test: $(VENV)/.installed /usr/bin/chromium
+test: $(VENV)/.installed $(VENV)/.browser
 	JAX_NUM_CPU_DEVICES=4 XLA_FLAGS=--xla_force_host_platform_device_count=4 $(PY) -m pytest -q --durations=15 tests
 
 bench: $(VENV)/.installed

@@ -22,11 +22,13 @@ import numpy as np
 
 from jaxcolor import config_utils
 from jaxcolor import evaluate
+from jaxcolor import hints
 from jaxcolor import infer
 from jaxcolor import train
 from jaxcolor.data import build
 from jaxcolor.data import images
 from jaxcolor.data import pipeline
+from jaxcolor.errors import UserError
 
 DEMO_PALETTE = "#f4d3b5,#e8a87c,#c38d9e,#41b3a3,#2e4057,#f6f5ae,#ffffff,#85cdca,#e27d60"
 NUM_EXAMPLES = 4
@@ -44,14 +46,9 @@ def bundled_pairs():
   return pairs
 
 
-def demo_points(h, w, radius=None):
-  """An RGBA points image (h, w, 4) with the DEMO_POINTS as small dots."""
-  rgba = np.zeros((h, w, 4), np.uint8)
-  r = radius or max(2, round(min(h, w) / 80))
-  for fy, fx, colour in DEMO_POINTS:
-    y, x = int(fy * h), int(fx * w)
-    rgba[max(0, y - r):y + r + 1, max(0, x - r):x + r + 1] = (*colour, 255)
-  return rgba
+def demo_points(h, w):
+  """An RGBA points image (h, w, 4) with the DEMO_POINTS as small discs."""
+  return hints.points_image([(fx * w, fy * h, colour) for fy, fx, colour in DEMO_POINTS], h, w)
 
 
 def _points_view(sketch, rgba):
@@ -66,6 +63,8 @@ def run_starter(workdir: str, checkpoint=None) -> int:
   """Colours the bundled sketches with the starter (or a checkpoint); writes a sheet."""
   start = time.time()
   out_dir = pathlib.Path(workdir)
+  if not bundled_pairs():
+    raise UserError(f"no bundled sketches in {ASSETS}: reinstall jaxcolor")
   colorizer = infer.Colorizer.from_checkpoint(checkpoint)
   print(f"[1/2] loaded {colorizer.source} (step {colorizer.step}) in "
         f"{time.time() - start:.1f} s", flush=True)
@@ -74,8 +73,10 @@ def run_starter(workdir: str, checkpoint=None) -> int:
     sketch = infer.load_sketch(sketch_path)
     ref = images.load_rgb(ref_path)
     pts = demo_points(*sketch.shape)
-    results = {"reference": colorizer(sketch, reference=ref),
-               "palette": colorizer(sketch, palette=DEMO_PALETTE)}
+    results = {"reference": colorizer(sketch, reference=ref)}
+    # A histogram model reads references only; its palette column repeats the first.
+    results["palette"] = (colorizer(sketch, palette=DEMO_PALETTE) if colorizer.kind == "palette"
+                          else results["reference"])
     if colorizer.takes_points:
       results["points"] = colorizer(sketch, reference=ref, points=pts)
     for tag, img in results.items():

@@ -207,8 +207,9 @@ def evaluate(model, batches, *, mode="self", vgg_params=None, seed=None,
     seed: None = zero noise; an int = noise from key(seed + batch index).
     num_samples: examples kept (uint8) for the contact sheet.
 
-    return_outputs: also return every method's outputs and the references (for
-      `reference_following`), unpadded, as "outputs": {method: (n, H, W, 3)}, "references".
+    return_outputs: also return the a*b* histograms of every method's outputs and of the
+      references (for `reference_following`), unpadded, as "histograms": {method:
+      (n, bins, bins)}, "references". Histograms, not images: memory stays small.
 
   Returns:
     {"num_examples": n, "metrics": {method: {metric: mean}}, "samples": {column: uint8
@@ -222,7 +223,7 @@ def evaluate(model, batches, *, mode="self", vgg_params=None, seed=None,
     vgg_params = jax.tree.map(jnp.asarray, vgg_params)
   sums, total = {}, 0.0
   samples = {c: [] for c in SHEET_COLUMNS}
-  outputs = {m: [] for m in METHODS + ("references",)}
+  histograms = {m: [] for m in METHODS + ("references",)}
   kept = 0
   for i, batch in enumerate(batches):
     x, mask = _flatten(batch)
@@ -236,8 +237,9 @@ def evaluate(model, batches, *, mode="self", vgg_params=None, seed=None,
       per_image = _shuffled_metrics(cands, x["image"], x["reference"])
     if return_outputs:
       real = np.flatnonzero(mask)
-      for m, arr in zip(METHODS + ("references",), cands + (x["reference"],)):
-        outputs[m].append(np.asarray(arr)[real])
+      hist = np.asarray(metrics.ab_histogram(np.concatenate(cands + (x["reference"],))))
+      for i, m in enumerate(METHODS + ("references",)):
+        histograms[m].append(hist[i * len(mask):(i + 1) * len(mask)][real])
     for method, values in per_image.items():
       acc = sums.setdefault(method, {})
       for name, v in values.items():
@@ -256,7 +258,7 @@ def evaluate(model, batches, *, mode="self", vgg_params=None, seed=None,
   result = {"num_examples": int(total), "metrics": means,
             "samples": {c: np.stack(v) for c, v in samples.items()}}
   if return_outputs:
-    result["outputs"] = {m: np.concatenate(v) for m, v in outputs.items()}
+    result["histograms"] = {m: np.concatenate(v) for m, v in histograms.items()}
   return result
 
 
@@ -266,16 +268,15 @@ def reference_following(own, other):
   own / other: `evaluate(..., return_outputs=True)` results of the same sketches, coloured
   with their own references and with a derangement of them. Each output is one trial
   (ties count half), so a method whose output does not depend on the reference scores
-  exactly 0.5. Returns {method: {"share": s}}.
+  exactly 0.5. Distances are color_hist_dist's. Returns {method: {"share": s}}.
   """
-  ref_own, ref_other = own["outputs"]["references"], other["outputs"]["references"]
+  ref_own, ref_other = own["histograms"]["references"], other["histograms"]["references"]
   table = {}
   for method in METHODS:
-    a, b = own["outputs"][method], other["outputs"][method]
-    d = np.asarray(metrics.color_histogram_distance(
-        np.concatenate([a, a, b, b]), np.concatenate([ref_own, ref_other, ref_other, ref_own])))
-    n = len(a)
-    wins = np.concatenate([np.sign(d[n:2 * n] - d[:n]), np.sign(d[3 * n:] - d[2 * n:3 * n])])
+    a, b = own["histograms"][method], other["histograms"][method]
+    d = lambda p, q: np.asarray(metrics.hellinger(p, q))
+    wins = np.concatenate([np.sign(d(a, ref_other) - d(a, ref_own)),
+                           np.sign(d(b, ref_own) - d(b, ref_other))])
     table[method] = {"share": float(np.mean((wins + 1.0) / 2.0))}
   return table
 

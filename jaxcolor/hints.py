@@ -345,17 +345,30 @@ POINT_CHANNELS = 4  # RGB in [-1, 1] where a point is, 0 elsewhere; then a 0/1 m
 def points_from_rgba(rgba, h, w):
   """User hint image -> planes (h, w, 4) float32; every pixel with alpha >= 128 is a point.
 
-  An image of another size is resized with nearest neighbour (so a dot keeps its colour).
+  An image of another size is enlarged with nearest neighbour (so a dot keeps its colour)
+  or shrunk so that every dot keeps at least one pixel (the mean of its colours).
   Returns (planes, number of point pixels at (h, w)).
   """
   rgba = np.asarray(rgba)
   if rgba.ndim != 3 or rgba.shape[-1] != 4 or rgba.dtype != np.uint8:
     raise UserError(f"colour points must be a uint8 RGBA image, got {rgba.dtype} {rgba.shape}")
-  if rgba.shape[:2] != (h, w):
-    rgba = np.asarray(Image.fromarray(rgba, "RGBA").resize((w, h), Image.Resampling.NEAREST))
   mask = (rgba[..., 3] >= 128).astype(np.float32)
-  rgb = (rgba[..., :3].astype(np.float32) / 127.5 - 1.0) * mask[..., None]
-  return np.concatenate([rgb, mask[..., None]], -1), int(mask.sum())
+  rgb = rgba[..., :3].astype(np.float32) * mask[..., None]
+  if rgba.shape[:2] != (h, w):
+    if h * w >= mask.size:  # enlarging: nearest keeps each dot one flat colour
+      idx_y = np.arange(h) * mask.shape[0] // h
+      idx_x = np.arange(w) * mask.shape[1] // w
+      mask, rgb = mask[idx_y][:, idx_x], rgb[idx_y][:, idx_x]
+    else:
+      # Shrinking: box-average, so that a dot smaller than the scale factor still marks
+      # its target pixel, with the mean colour of its opaque pixels.
+      box = lambda a: np.asarray(Image.fromarray(a, "F").resize((w, h), Image.Resampling.BOX))
+      area = box(mask)
+      rgb = np.stack([box(np.ascontiguousarray(rgb[..., c])) for c in range(3)], -1)
+      rgb = rgb / np.maximum(area, 1e-6)[..., None]
+      mask = (area > 0).astype(np.float32)
+  planes = np.concatenate([(rgb / 127.5 - 1.0) * mask[..., None], mask[..., None]], -1)
+  return planes.astype(np.float32), int(mask.sum())
 
 
 def no_points(h, w):
@@ -392,3 +405,31 @@ def random_point_count(rng, max_points, none_prob):
   if max_points <= 0 or rng.random() < none_prob:
     return 0
   return int(np.clip(np.floor(np.exp(rng.uniform(0.0, np.log(max_points + 1)))), 1, max_points))
+
+
+def point_radius(height, width):
+  """Disc radius in pixels for an image of this size: 3 at 512 px, proportional above."""
+  return max(3, round(3 * max(height, width) / 512))
+
+
+def points_image(points, height, width, *, scale=(1.0, 1.0), radius=None):
+  """Colour points -> uint8 RGBA (height, width, 4): a disc of each point's colour.
+
+  Args:
+    points: [(x, y, (r, g, b))] in the coordinates of an image that `scale` = (sx, sy)
+      maps onto this one (x * sx, y * sy).
+    radius: disc radius in pixels of this image; default `point_radius(height, width)`.
+  Later points paint over earlier ones; pixels outside all discs have alpha 0.
+  """
+  out = np.zeros((height, width, 4), np.uint8)
+  r = point_radius(height, width) if radius is None else int(radius)
+  sx, sy = scale
+  for x, y, rgb in points:
+    # Pixel centres map onto pixel centres, so the disc stays under the clicked pixel.
+    cx = int(np.clip(round((x + 0.5) * sx - 0.5), 0, width - 1))
+    cy = int(np.clip(round((y + 0.5) * sy - 0.5), 0, height - 1))
+    y0, y1, x0, x1 = max(cy - r, 0), min(cy + r + 1, height), max(cx - r, 0), min(cx + r + 1, width)
+    yy, xx = np.mgrid[y0:y1, x0:x1]
+    disc = (yy - cy) ** 2 + (xx - cx) ** 2 <= r * r
+    out[y0:y1, x0:x1][disc] = (*rgb, 255)
+  return out

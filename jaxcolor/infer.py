@@ -85,12 +85,12 @@ def load_points(image):
 
 
 def palette_from_points(rgba, k=9):
-  """The distinct colours of the points (most used first), as a palette: uint8 (k, 3)."""
+  """The distinct colours of the points (the k most used), as a palette: uint8 (k, 3)."""
   rgb = rgba[rgba[..., 3] >= 128][:, :3]
   colors, counts = np.unique(rgb, axis=0, return_counts=True)
   top = colors[np.argsort(-counts, kind="stable")[:k]]
-  distinct = hints.sort_colors(top)
-  return distinct[np.arange(k) % len(distinct)]
+  # Written as hex, a typed palette gets the training order and the cyclic repeat.
+  return palette_from_text(to_hex(top), k)
 
 
 def palette_from_text(text, k=9):
@@ -265,16 +265,20 @@ class Colorizer:
     if sketch.ndim != 4 or sketch.shape[-1] != 1:
       raise ValueError(f"sketch batch must be (B, H, W, 1), got {sketch.shape}")
     h, w = sketch.shape[1:3]
-    padded = _pad_to(sketch, self.stride, 1.0)
-    fn = self._forward_fn(padded.shape, hint.shape, seed is not None)
     planes = None
     if self.takes_points:
       if points is None:
         points = np.zeros(sketch.shape[:3] + (hints.POINT_CHANNELS,), np.float32)
-      planes = _pad_to(np.asarray(points, np.float32), self.stride, 0.0)
+      points = np.asarray(points, np.float32)
+      if points.shape != sketch.shape[:3] + (hints.POINT_CHANNELS,):
+        raise UserError(f"colour point planes must be {sketch.shape[:3] + (4,)} "
+                        f"(batch, height, width, RGB + mask), got {points.shape}")
+      planes = _pad_to(points, self.stride, 0.0)
     elif points is not None:
       raise UserError("this model takes no colour points: train one with "
                       "--config.model.points=True, or leave --points out")
+    padded = _pad_to(sketch, self.stride, 1.0)
+    fn = self._forward_fn(padded.shape, hint.shape, seed is not None)
     if seed is None:
       out = fn(self.params, padded, hint, planes)
     else:

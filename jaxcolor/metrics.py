@@ -176,8 +176,13 @@ def color_histogram_distance(a, b, bins=HIST_BINS):
   shuffled reference). 0 = same distribution, 1 = no shared chroma.
   """
   a, b = _pair(a, b)
-  p = ab_histogram(a, bins).reshape(a.shape[0], -1)
-  q = ab_histogram(b, bins).reshape(b.shape[0], -1)
+  return hellinger(ab_histogram(a, bins), ab_histogram(b, bins))
+
+
+def hellinger(p, q):
+  """Hellinger distance between histograms (B, ...) -> (B,), each summing to 1."""
+  p = jnp.reshape(p, (p.shape[0], -1))
+  q = jnp.reshape(q, (q.shape[0], -1))
   # 0.5 * sum (sqrt p - sqrt q)^2 equals 1 - sum sqrt(p q) but has no cancellation.
   return jnp.sqrt(0.5 * jnp.sum(jnp.square(jnp.sqrt(p) - jnp.sqrt(q)), axis=1))
 

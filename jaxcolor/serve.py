@@ -25,7 +25,6 @@ import concurrent.futures
 import errno
 import functools
 import importlib.resources
-import inspect
 import io
 import json
 import logging
@@ -33,6 +32,7 @@ import math
 import re
 import socket
 import sys
+import threading
 import time
 import urllib.parse
 import warnings
@@ -40,6 +40,7 @@ import warnings
 import numpy as np
 from PIL import Image
 
+from jaxcolor import hints
 from jaxcolor import infer
 from jaxcolor.data import images
 from jaxcolor.errors import ImageError, UserError
@@ -82,51 +83,11 @@ def bucket_side(n, max_side=infer.DEFAULT_MAX_SIDE):
 
 
 def accepts_points(colorizer):
-  """Whether this Colorizer takes colour points: a `points=` keyword and a model for them."""
-  return ("points" in inspect.signature(colorizer.__call__).parameters
-          and bool(getattr(colorizer, "takes_points", True)))
+  """Whether this Colorizer's model takes colour points."""
+  return bool(colorizer.takes_points)
 
 
 # --------------------------------------------------------------------------- points
-
-
-def _hex_to_rgb(text):
-  digits = text[1:]
-  if len(digits) == 3:
-    digits = "".join(d * 2 for d in digits)
-  return tuple(int(digits[i:i + 2], 16) for i in (0, 2, 4))
-
-
-def point_radius(height, width):
-  """Disc radius in pixels for an image of this size: 3 at 512 px, proportional above."""
-  return max(3, round(3 * max(height, width) / 512))
-
-
-def points_image(points, height, width, *, scale=(1.0, 1.0), radius=None):
-  """Colour points -> uint8 RGBA (height, width, 4): a disc of each point's colour.
-
-  Args:
-    points: [(x, y, (r, g, b))] or [{"x", "y", "color": "#rrggbb"}], in the coordinates
-      of an image that `scale` = (sx, sy) maps onto this one (x * sx, y * sy).
-    radius: disc radius in pixels of this image; default `point_radius(height, width)`.
-  Later points paint over earlier ones; pixels outside all discs have alpha 0.
-  """
-  out = np.zeros((height, width, 4), np.uint8)
-  r = point_radius(height, width) if radius is None else int(radius)
-  sx, sy = scale
-  for p in points:
-    if isinstance(p, dict):
-      x, y, rgb = p["x"], p["y"], _hex_to_rgb(p["color"])
-    else:
-      x, y, rgb = p
-    # Pixel centres map onto pixel centres, so the disc stays under the clicked pixel.
-    cx = int(np.clip(round((x + 0.5) * sx - 0.5), 0, width - 1))
-    cy = int(np.clip(round((y + 0.5) * sy - 0.5), 0, height - 1))
-    y0, y1, x0, x1 = max(cy - r, 0), min(cy + r + 1, height), max(cx - r, 0), min(cx + r + 1, width)
-    yy, xx = np.mgrid[y0:y1, x0:x1]
-    disc = (yy - cy) ** 2 + (xx - cx) ** 2 <= r * r
-    out[y0:y1, x0:x1][disc] = (*rgb, 255)
-  return out
 
 
 # --------------------------------------------------------------------------- form fields
@@ -177,7 +138,7 @@ def parse_points(text, width, height):
     if not (0 <= p["x"] < width and 0 <= p["y"] < height):
       raise HTTPError(400, f"point {i} ({p['x']}, {p['y']}) is outside the "
                       f"{width}x{height} sketch")
-    out.append((p["x"], p["y"], _hex_to_rgb(p["color"])))
+    out.append((p["x"], p["y"], tuple(int(v) for v in hints.parse_palette(p["color"], 1)[0])))
   return out
 
 
@@ -250,7 +211,7 @@ def prepare(colorizer, sketch_rgb, points, buckets=True):
   work = gray
   if (wh, ww) != (h, w):  # as Colorizer.colorize_sketch does, so sizes match it exactly
     work = np.asarray(Image.fromarray(gray, "L").resize((ww, wh), Image.Resampling.LANCZOS))
-  rgba = points_image(points, wh, ww, scale=(ww / w, wh / h)) if points else None
+  rgba = hints.points_image(points, wh, ww, scale=(ww / w, wh / h)) if points else None
   if buckets:
     bh, bw = bucket_side(wh, colorizer.max_side), bucket_side(ww, colorizer.max_side)
     work = np.pad(work, ((0, bh - wh), (0, bw - ww)), constant_values=255)
@@ -336,6 +297,7 @@ def make_app(colorizer, *, max_bytes=DEFAULT_MAX_BYTES, max_pixels=DEFAULT_MAX_P
   index_html = (web / "index.html").read_text(encoding="utf-8")
   # One thread owns the model: JAX work never overlaps, and requests queue in its FIFO.
   model_thread = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="jaxcolor-model")
+  decode_slots = threading.BoundedSemaphore(2)
   supports_points = accepts_points(colorizer)
   body_limit = 2 * max_bytes + 2**20  # two images and the small fields
 
@@ -365,7 +327,7 @@ def make_app(colorizer, *, max_bytes=DEFAULT_MAX_BYTES, max_pixels=DEFAULT_MAX_P
       except Exception as e:  # pylint: disable=broad-except
         # A bug in one request must not take the page down for the next.
         log.exception("request failed")
-        return error(500, f"internal error: {type(e).__name__}: {str(e)[:200]}")
+        return error(500, "internal error: the server's log has the details")
     return wrapped
 
   async def read_form(request):
@@ -458,6 +420,10 @@ def make_app(colorizer, *, max_bytes=DEFAULT_MAX_BYTES, max_pixels=DEFAULT_MAX_P
       raise HTTPError(400, "this model takes no colour points: leave the points out")
 
     def decode():
+      with decode_slots:  # a few decodes at a time: each may hold ~250 MB
+        return decode_unlimited()
+
+    def decode_unlimited():
       sketch = decode_image(sketch_data, "sketch", max_bytes, max_pixels)
       h, w = sketch.shape[:2]
       points = parse_points(points_text, w, h)

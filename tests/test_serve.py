@@ -9,7 +9,6 @@ import argparse
 import base64
 import copy
 import functools
-import inspect
 import io
 import json
 import os
@@ -33,14 +32,12 @@ pytest.importorskip("python_multipart")
 from starlette.testclient import TestClient  # pylint: disable=wrong-import-position
 
 from jaxcolor import infer  # pylint: disable=wrong-import-position
+from jaxcolor import hints  # pylint: disable=wrong-import-position
 from jaxcolor import serve  # pylint: disable=wrong-import-position
 from jaxcolor.data import images  # pylint: disable=wrong-import-position
 from jaxcolor.errors import UserError  # pylint: disable=wrong-import-position
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-HAS_POINTS = "points" in inspect.signature(infer.Colorizer.__call__).parameters
-needs_points = pytest.mark.skipif(
-    not HAS_POINTS, reason="Colorizer.__call__ has no points= keyword yet (jaxcolor/infer.py)")
 MAX_BYTES = 2 * 1024 * 1024
 PALETTE = ["#f4d3b5", "#2e4057", "#c0392b"]
 
@@ -129,8 +126,6 @@ def points_colorizer(colorizer):
   The trained tiny model takes no points; random weights are all a pixel-for-pixel
   comparison with Colorizer needs.
   """
-  if not HAS_POINTS:
-    pytest.skip("Colorizer.__call__ has no points= keyword yet (jaxcolor/infer.py)")
   from jaxcolor import models  # pylint: disable=g-import-not-at-top
   config = copy.deepcopy(colorizer.config)
   with config.unlocked():
@@ -152,7 +147,7 @@ def points_client(points_colorizer):
 
 def test_points_image_draws_discs():
   pts = [{"x": 10, "y": 5, "color": "#ff0000"}, (12, 5, (0, 0, 255))]
-  out = serve.points_image(pts, 20, 30, radius=2)
+  out = hints.points_image(pts, 20, 30, radius=2)
   assert out.shape == (20, 30, 4) and out.dtype == np.uint8
   np.testing.assert_array_equal(out[5, 8], [255, 0, 0, 255])     # left edge of the red disc
   np.testing.assert_array_equal(out[5, 12], [0, 0, 255, 255])    # blue centre
@@ -160,22 +155,22 @@ def test_points_image_draws_discs():
   np.testing.assert_array_equal(out[5, 14], [0, 0, 255, 255])
   assert out[5, 15, 3] == 0 and out[8, 10, 3] == 0 and out[3, 10, 3] == 255
   # A disc of radius 2: 13 pixels; two overlapping ones: 13 + 13 - overlap.
-  single = serve.points_image([(10, 10, (1, 2, 3))], 20, 30, radius=2)
+  single = hints.points_image([(10, 10, (1, 2, 3))], 20, 30, radius=2)
   assert (single[..., 3] == 255).sum() == 13
   assert set(np.unique(single[..., 3])) == {0, 255}
 
 
 def test_points_image_radius_and_scale():
-  assert serve.point_radius(512, 300) == 3
-  assert serve.point_radius(100, 80) == 3
-  assert serve.point_radius(1024, 1024) == 6
-  assert serve.point_radius(600, 2048) == 12
+  assert hints.point_radius(512, 300) == 3
+  assert hints.point_radius(100, 80) == 3
+  assert hints.point_radius(1024, 1024) == 6
+  assert hints.point_radius(600, 2048) == 12
   # Points in a 200x100 sketch's pixels drawn on its 100x50 working size.
-  out = serve.points_image([(199, 99, (9, 9, 9)), (0, 0, (8, 8, 8))], 50, 100,
+  out = hints.points_image([(199, 99, (9, 9, 9)), (0, 0, (8, 8, 8))], 50, 100,
                            scale=(0.5, 0.5), radius=0)
   assert out[49, 99, 3] == 255 and out[0, 0, 3] == 255 and (out[..., 3] > 0).sum() == 2
   # Points at the border are clipped, not dropped.
-  edge = serve.points_image([(0, 0, (1, 1, 1))], 10, 10, radius=3)
+  edge = hints.points_image([(0, 0, (1, 1, 1))], 10, 10, radius=3)
   assert edge[0, 0, 3] == 255 and edge[3, 0, 3] == 255 and edge[0, 4, 3] == 0
 
 
@@ -259,7 +254,6 @@ def test_palette_route(client, colorizer):
     assert r.status_code == status and what in r.json()["error"], r.text
 
 
-@needs_points
 def test_colorize_equals_colorizer_with_everything(points_client, points_colorizer):
   """Sketch + reference + edited palette + points: the palette wins over the reference."""
   client, colorizer = points_client, points_colorizer
@@ -268,7 +262,7 @@ def test_colorize_equals_colorizer_with_everything(points_client, points_coloriz
   sketch, ref = make_sketch(h, w), make_reference()
   points = [{"x": 20, "y": 30, "color": "#00ff00"}, {"x": 150, "y": 100, "color": "#3050a0"}]
   got = ok_images(post(client, png(sketch), png(ref), palette=PALETTE, points=points))
-  rgba = serve.points_image(points, h, w)
+  rgba = hints.points_image(points, h, w)
   want = np.asarray(colorizer(sketch, palette=PALETTE, points=rgba))
   assert got[0].shape == (h, w, 3)
   np.testing.assert_array_equal(got[0], want)
@@ -282,21 +276,19 @@ def test_colorize_equals_colorizer_with_everything(points_client, points_coloriz
     np.testing.assert_array_equal(g, np.asarray(wi))
 
 
-@needs_points
 def test_points_alone(points_client, points_colorizer):
   """Points without reference or palette: whatever Colorizer makes of them, or its error."""
   sketch = make_sketch(128, 192, seed=11)
   points = [{"x": 40, "y": 40, "color": "#e04040"}, {"x": 100, "y": 90, "color": "#40a0e0"}]
   r = post(points_client, png(sketch), points=points)
   try:
-    want = points_colorizer(sketch, points=serve.points_image(points, 128, 192))
+    want = points_colorizer(sketch, points=hints.points_image(points, 128, 192))
   except UserError as e:
     assert r.status_code == 400 and r.json()["error"] == str(e)
   else:
     np.testing.assert_array_equal(ok_images(r)[0], np.asarray(want))
 
 
-@needs_points
 def test_bad_points_on_a_points_model(points_client, points_colorizer):
   good = png(GOOD_SKETCH)
   for points, message in (("[{x: 1}", "points must be JSON"),
@@ -545,7 +537,6 @@ def test_size_bucket_compiles_once(client, colorizer):
   assert client.get("/api/health").json()["compiled_programs"] == compiled()
 
 
-@needs_points
 def test_size_bucket_compiles_once_with_points(points_client, points_colorizer):
   compiled = lambda: len(points_colorizer._compiled)  # pylint: disable=protected-access
   pts = [{"x": 5, "y": 5, "color": "#ff0000"}]

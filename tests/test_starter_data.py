@@ -47,7 +47,7 @@ def test_make_pair_methods():
   _, pair, why = starter_data.make_pair("o/z", "icon", lineart.wrap_icon(GREY_ONLY, 72, 72), 64)
   assert pair is None and why == "too little colour"
   _, pair, why = starter_data.make_pair("o/w", "icon", b"<svg", 64)
-  assert pair is None and "ParseError" in why or "SVG" in why
+  assert pair is None and ("ParseError" in why or "SVG" in why)
 
 
 def test_split_keeps_skin_tone_variants_together():

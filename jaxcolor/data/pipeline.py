@@ -170,6 +170,20 @@ class _GlobalBatchSampler:
     return grain.RecordMetadata(index=index, record_key=metadata.record_key, rng=metadata.rng)
 
 
+def check_augment_options(config):
+  """One-line errors for augmentation fields that would otherwise be silently ignored."""
+  d = config.data
+  for name in ("xdog_prob", "points_none_prob"):
+    if not 0.0 <= float(d.get(name, 0.0)) <= 1.0:
+      raise UserError(f"config.data.{name} must be in [0, 1], got {d.get(name)}")
+  if int(d.get("max_points", 0)) > 0 and not config.model.get("points", False):
+    raise UserError("config.data.max_points needs config.model.points=True")
+  if int(d.get("max_points", 0)) < 0:
+    raise UserError(f"config.data.max_points must be >= 0, got {d.get('max_points')}")
+  if d.get("jitter_target", False) and not d.get("augment_reference", True):
+    raise UserError("config.data.jitter_target needs config.data.augment_reference=True")
+
+
 def make_train_loader(config, *, data_dir, process_index: int, process_count: int,
                       local_device_count: int):
   """Checkpointable iterator over this process's shard of the train split.
@@ -190,6 +204,7 @@ def make_train_loader(config, *, data_dir, process_index: int, process_count: in
   CheckpointRestore, e.g. ocp.args.Composite(state=..., data=CheckpointSave(it)).
   """
   _check_batching(config, local_device_count)
+  check_augment_options(config)
   source = load_source(config, "train", data_dir)
   shard = grain.sharding.ShardOptions(shard_index=int(process_index),
                                       shard_count=int(process_count), drop_remainder=True)

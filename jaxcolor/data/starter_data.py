@@ -1,6 +1,6 @@
 """The starter model's training pairs, made from art that installs from package registries.
 
-  jaxcolor data starter --out ~/jaxcolor_datasets/starter_src
+  jaxcolor data starter [--data-dir DIR]     # pairs in DIR/starter_src, then the tfds build
 
 Sources (see docs/MODEL_CARD.md for why these):
 - OpenMoji (npm `@iconify-json/openmoji`, CC BY-SA 4.0): flat-colour emoji with a

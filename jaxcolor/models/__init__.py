@@ -9,6 +9,7 @@ import numpy as np
 from flax import traverse_util
 
 from jaxcolor import hints, transforms
+from jaxcolor.errors import UserError
 from jaxcolor.models.generators import HistogramUNet, PaletteUNet
 from jaxcolor.models.patchgan import PatchGAN
 
@@ -31,6 +32,9 @@ def make_generator(model_config):
                        weight_standardization=m.weight_standardization, noise=m.noise,
                        input_skip=bool(m.get("input_skip", False)), dtype=dtype)
   if m.family == "histogram":
+    if m.get("input_skip", False):
+      raise UserError("config.model.input_skip is for the palette family only (the histogram "
+                      "generator keeps a full-resolution skip already)")
     return HistogramUNet(stem_width=m.stem_width, widths=tuple(m.widths),
                          norm_groups=m.norm_groups,
                          weight_standardization=m.weight_standardization,
