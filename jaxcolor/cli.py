@@ -72,6 +72,12 @@ def _run_train(args, overrides):
   return 0
 
 
+def _documented(sub, name, module, help_text):
+  """A subcommand whose --help shows its module's docstring as written."""
+  return sub.add_parser(name, help=help_text, description=module.__doc__,
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
 def _add_demo(sub):
   p = sub.add_parser("demo", help="colour the bundled sketches with the starter model "
                      "(about a minute on a CPU); --train: train the tiny model first")
@@ -100,16 +106,13 @@ def _add_data(sub):
   dsub = p.add_subparsers(dest="data_command", metavar="{build,starter}")
   dsub.required = True
   from jaxcolor.data import build  # pylint: disable=g-import-not-at-top
-  b = dsub.add_parser("build", help="build a dataset: anime_sketch_colorization_pair, "
-                      "image_folder or synthetic_cels",
-                      description=build.__doc__,
-                      formatter_class=argparse.RawDescriptionHelpFormatter)
+  b = _documented(dsub, "build", build, "build a dataset: anime_sketch_colorization_pair, "
+                  "image_folder or synthetic_cels")
   build.add_arguments(b)
   b.set_defaults(func=lambda a, o: build.run(a))
   from jaxcolor.data import starter_data  # pylint: disable=g-import-not-at-top
-  s = dsub.add_parser("starter", help="fetch (npm, apt-get), render and build the starter "
-                      "model's training pairs", description=starter_data.__doc__,
-                      formatter_class=argparse.RawDescriptionHelpFormatter)
+  s = _documented(dsub, "starter", starter_data, "fetch (npm, apt-get), render and build the "
+                  "starter model's training pairs")
   starter_data.add_arguments(s)
   s.set_defaults(func=lambda a, o: starter_data.run(a))
 
@@ -135,9 +138,8 @@ def _run_export(args, overrides):
 
 def _add_infer(sub):
   from jaxcolor import infer  # pylint: disable=g-import-not-at-top
-  c = sub.add_parser("colorize", help="colour sketches with a reference image or a palette",
-                     description=infer.__doc__,
-                     formatter_class=argparse.RawDescriptionHelpFormatter)
+  c = _documented(sub, "colorize", infer,
+                  "colour sketches with a reference image, a palette or colour points")
   infer.add_colorize_arguments(c)
   c.set_defaults(func=lambda a, o: infer.run_colorize(a))
   p = sub.add_parser("palette", help="show the colours a reference gives the model")
@@ -147,10 +149,8 @@ def _add_infer(sub):
 
 def _add_serve(sub):
   from jaxcolor import serve  # pylint: disable=g-import-not-at-top
-  p = sub.add_parser("serve", help="a local web page to colour sketches "
-                     "(pip install 'jaxcolor[serve]')",
-                     description=serve.__doc__,
-                     formatter_class=argparse.RawDescriptionHelpFormatter)
+  p = _documented(sub, "serve", serve,
+                  "a local web page to colour sketches (pip install 'jaxcolor[serve]')")
   serve.add_arguments(p)
   p.set_defaults(func=lambda a, o: serve.run(a))
 

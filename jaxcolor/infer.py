@@ -1,8 +1,10 @@
 """Colorize sketches with a trained generator: the `Colorizer` class and two CLI commands.
 
-  jaxcolor colorize SKETCH [SKETCH ...] (--reference IMAGE | --palette HEX,...)
-      --checkpoint WORKDIR_OR_STEP_DIR [--step N] [--best] [--out DIR] [--seed S]
-      [--variations K] [--size N] [--cleanup]
+  jaxcolor colorize SKETCH [SKETCH ...] [--reference IMAGE | --palette HEX,...]
+      [--points RGBA_IMAGE] [--checkpoint WORKDIR_OR_STEP_DIR [--step N] [--best]]
+      [--out DIR] [--seed S] [--variations K] [--size N] [--cleanup]
+
+Without --checkpoint the starter model that ships with jaxcolor colours.
   jaxcolor palette IMAGE [--kind palette|histogram] [--k 9] [--lab] [--out swatch.png]
 
 Any sketch size works: the sketch is resized to the working size (its own size up to

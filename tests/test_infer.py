@@ -276,9 +276,10 @@ def test_cli_usage_errors(colorizer, tmp_path):
                          "--variations", "0"])
   with pytest.raises(UserError, match="variations"):
     infer.run_colorize(args, colorizer=colorizer)
-  with pytest.raises(SystemExit) as e:  # argparse: neither --reference nor --palette
-    _colorize_args([str(tmp_path / "s.png"), "--checkpoint", "x"])
-  assert e.value.code == 2
+  # Neither a reference, a palette nor points: one line naming the three.
+  args = _colorize_args([str(tmp_path / "s.png"), "--checkpoint", "x"])
+  with pytest.raises(UserError, match="--reference IMAGE, --palette HEX or --points"):
+    infer.run_colorize(args, colorizer=colorizer)
 
 
 def _palette_args(argv):

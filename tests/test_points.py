@@ -150,3 +150,71 @@ def test_cli_unreadable_points_exit_2_and_batch_finishes(points_colorizer, tmp_p
   errors = [l for l in capsys.readouterr().err.splitlines() if "error" in l]
   assert len(errors) == 1 and errors[0].startswith("error:") and "hints.png" in errors[0]
   assert all((tmp_path / "out" / f"s{i}_color.png").exists() for i in range(2))
+
+
+def test_train_transform_draws_points_and_jitters_target():
+  from jaxcolor.data import pipeline  # pylint: disable=g-import-not-at-top
+  color = np.full((96, 96, 3), 255, np.uint8)
+  color[20:70, 20:70] = (30, 120, 220)
+  color[40:90, 50:90] = (230, 90, 40)
+  sketch = np.full((96, 96, 1), 255, np.uint8)
+  sketch[20, 20:70] = 0
+  element = {"image": color, "sketch": sketch}
+  kwargs = dict(seed=3, image_size=SIZE, hint="palette", crop_scale=(0.9, 1.0),
+                augment_sketch=False, augment_reference=True)
+  plain = pipeline._TrainTransform(**kwargs)  # pylint: disable=protected-access
+  full = pipeline._TrainTransform(  # pylint: disable=protected-access
+      **kwargs, jitter_target=True, xdog_prob=1.0,
+      points={"max_points": 8, "none_prob": 0.0})
+  a = plain.random_map(element, np.random.default_rng(0))
+  b = full.random_map(element, np.random.default_rng(0))
+  assert "points" not in a and b["points"].shape == (SIZE, SIZE, 4)
+  assert b["points"][..., 3].sum() > 0
+  # Each dot carries the colour of the (jittered) target under it.
+  ys, xs = np.nonzero(b["points"][..., 3])
+  np.testing.assert_allclose(b["points"][ys[0], xs[0], :3], b["image"][ys[0], xs[0]], atol=2e-2)
+  assert not np.array_equal(a["image"], b["image"])  # the target shares the jitter
+  assert not np.array_equal(a["sketch"], b["sketch"])  # XDoG lines replaced the drawn ones
+  # Options off: the same draws as before (the stream does not move).
+  again = plain.random_map(element, np.random.default_rng(0))
+  for k in a:
+    np.testing.assert_array_equal(a[k], again[k])
+
+
+def test_eval_batches_carry_fixed_points(synthetic_data_dir):
+  from conftest import tiny_config  # pylint: disable=g-import-not-at-top
+  from jaxcolor.data import pipeline  # pylint: disable=g-import-not-at-top
+  c = tiny_config(synthetic_data_dir)
+  c.model.points = True
+  kwargs = dict(data_dir=synthetic_data_dir, num_examples=4, local_device_count=1)
+  none = pipeline.make_eval_batches(c, **kwargs)
+  five = pipeline.make_eval_batches(c, num_points=5, **kwargs)
+  assert not none[0]["points"].any()
+  assert five[0]["points"][..., 3].sum() > 0
+  np.testing.assert_array_equal(
+      five[0]["points"], pipeline.make_eval_batches(c, num_points=5, **kwargs)[0]["points"])
+  with pytest.raises(UserError, match="max_points"):
+    c.model.points = False
+    c.data.max_points = 4
+    pipeline.check_augment_options(c)
+
+
+def test_points_at_sizes_off_the_stride(points_colorizer):
+  sketch = np.full((1, 70, 90, 1), 1.0, np.float32)
+  hint = np.zeros((1, 9, 3), np.float32)
+  pts = np.zeros((1, 70, 90, 4), np.float32)
+  pts[0, 60:66, 80:86] = (1.0, -1.0, -1.0, 1.0)
+  out = points_colorizer.colorize_batch(sketch, hint, points=pts)
+  assert out.shape == (1, 70, 90, 3)
+  with pytest.raises(UserError, match="colour point planes"):
+    points_colorizer.colorize_batch(sketch, hint, points=pts[:, :64])
+
+
+def test_shrunk_points_keep_every_dot():
+  rgba = np.zeros((400, 400, 4), np.uint8)
+  rgba[100, 100] = (255, 0, 0, 255)  # one pixel: smaller than the 8x shrink
+  rgba[300:302, 200:202] = (0, 0, 255, 255)
+  planes, count = hints.points_from_rgba(rgba, 50, 50)
+  assert count == 2
+  np.testing.assert_allclose(planes[12, 12], [1.0, -1.0, -1.0, 1.0])
+  np.testing.assert_allclose(planes[37, 25], [-1.0, -1.0, 1.0, 1.0])

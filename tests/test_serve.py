@@ -33,6 +33,7 @@ from starlette.testclient import TestClient  # pylint: disable=wrong-import-posi
 
 from jaxcolor import infer  # pylint: disable=wrong-import-position
 from jaxcolor import hints  # pylint: disable=wrong-import-position
+from test_infer import make_sketch as infer_sketch  # pylint: disable=wrong-import-position
 from jaxcolor import serve  # pylint: disable=wrong-import-position
 from jaxcolor.data import images  # pylint: disable=wrong-import-position
 from jaxcolor.errors import UserError  # pylint: disable=wrong-import-position
@@ -46,16 +47,8 @@ PALETTE = ["#f4d3b5", "#2e4057", "#c0392b"]
 
 
 def make_sketch(h, w, seed=0):
-  """uint8 RGB line art: white paper, a few dark lines and a box."""
-  rng = np.random.default_rng(seed)
-  img = np.full((h, w), 255, np.uint8)
-  for _ in range(6):
-    if rng.random() < 0.5:
-      img[rng.integers(0, h), :] = 0
-    else:
-      img[:, rng.integers(0, w)] = 0
-  img[h // 4:h // 4 + 2, w // 4:3 * w // 4] = 20
-  return np.repeat(img[..., None], 3, axis=-1)
+  """uint8 RGB line art: test_infer's sketch as an RGB image."""
+  return np.repeat(infer_sketch(h, w, seed)[..., None], 3, axis=-1)
 
 
 def make_reference(h=48, w=40, seed=1):

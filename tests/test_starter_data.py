@@ -85,6 +85,11 @@ def test_prepare_and_build_on_a_small_sample(tmp_path, monkeypatch):
                                  manual_dir=out, resolution=64, tag="starter", workers=0)
   assert stats["config"] == "r64_starter"
   assert sum(stats["splits"].values()) == 31 and stats["num_skipped"] == 0
+  # --overwrite rebuilds in place (tfds' own overwrite mode failed on a built dataset).
+  again = builders.build_dataset("anime_sketch_colorization_pair", tmp_path / "tfds",
+                                 manual_dir=out, resolution=64, tag="starter", workers=0,
+                                 overwrite=True)
+  assert not again["already_built"] and again["splits"] == stats["splits"]
   source = builders.load_split("anime_sketch_colorization_pair", "train", tmp_path / "tfds",
                                resolution=64, tag="starter")
   example = source[0]
