@@ -60,6 +60,7 @@ def export(workdir, out_dir=WEIGHTS_DIR, *, step=None, which="latest", extra_inf
   # Written to temporary names first: a failed export leaves the old weights whole.
   fd, tmp = tempfile.mkstemp(suffix=".npz", dir=out_dir)
   os.close(fd)
+  os.chmod(tmp, 0o644)  # mkstemp's 0600 would ship unreadable to other users
   np.savez_compressed(tmp, **{k: v.astype(np.float16) for k, v in flat.items()})
   info = {"step": int(step), "params": int(sum(v.size for v in flat.values())),
           "bytes": os.path.getsize(tmp), **(extra_info or {})}
