@@ -78,6 +78,14 @@ def _documented(sub, name, module, help_text):
                         formatter_class=argparse.RawDescriptionHelpFormatter)
 
 
+def _module_command(sub, name, module, help_text):
+  """A documented subcommand run by `module.run(args)`, its flags from `module.add_arguments`."""
+  p = _documented(sub, name, module, help_text)
+  module.add_arguments(p)
+  p.set_defaults(func=lambda a, o: module.run(a))
+  return p
+
+
 def _add_demo(sub):
   p = sub.add_parser("demo", help="colour the bundled sketches with the starter model "
                      "(about a minute on a CPU); --train: train the tiny model first")
@@ -106,15 +114,11 @@ def _add_data(sub):
   dsub = p.add_subparsers(dest="data_command", metavar="{build,starter}")
   dsub.required = True
   from jaxcolor.data import build  # pylint: disable=g-import-not-at-top
-  b = _documented(dsub, "build", build, "build a dataset: anime_sketch_colorization_pair, "
+  _module_command(dsub, "build", build, "build a dataset: anime_sketch_colorization_pair, "
                   "image_folder or synthetic_cels")
-  build.add_arguments(b)
-  b.set_defaults(func=lambda a, o: build.run(a))
   from jaxcolor.data import starter_data  # pylint: disable=g-import-not-at-top
-  s = _documented(dsub, "starter", starter_data, "fetch (npm, apt-get), render and build the "
+  _module_command(dsub, "starter", starter_data, "fetch (npm, apt-get), render and build the "
                   "starter model's training pairs")
-  starter_data.add_arguments(s)
-  s.set_defaults(func=lambda a, o: starter_data.run(a))
 
 
 def _add_export(sub):
@@ -149,10 +153,8 @@ def _add_infer(sub):
 
 def _add_serve(sub):
   from jaxcolor import serve  # pylint: disable=g-import-not-at-top
-  p = _documented(sub, "serve", serve,
+  _module_command(sub, "serve", serve,
                   "a local web page to colour sketches (pip install 'jaxcolor[serve]')")
-  serve.add_arguments(p)
-  p.set_defaults(func=lambda a, o: serve.run(a))
 
 
 def _add_evaluate(sub):
