@@ -416,15 +416,19 @@ def points_image(points, height, width, *, scale=(1.0, 1.0), radius=None):
   """Colour points -> uint8 RGBA (height, width, 4): a disc of each point's colour.
 
   Args:
-    points: [(x, y, (r, g, b))] in the coordinates of an image that `scale` = (sx, sy)
-      maps onto this one (x * sx, y * sy).
+    points: [(x, y, (r, g, b))] or [{"x", "y", "color": "#rrggbb"}], in the coordinates
+      of an image that `scale` = (sx, sy) maps onto this one (x * sx, y * sy).
     radius: disc radius in pixels of this image; default `point_radius(height, width)`.
   Later points paint over earlier ones; pixels outside all discs have alpha 0.
   """
   out = np.zeros((height, width, 4), np.uint8)
   r = point_radius(height, width) if radius is None else int(radius)
   sx, sy = scale
-  for x, y, rgb in points:
+  for p in points:
+    if isinstance(p, dict):  # as the web page sends them
+      x, y, rgb = p["x"], p["y"], tuple(int(v) for v in parse_palette(p["color"], 1)[0])
+    else:
+      x, y, rgb = p
     # Pixel centres map onto pixel centres, so the disc stays under the clicked pixel.
     cx = int(np.clip(round((x + 0.5) * sx - 0.5), 0, width - 1))
     cy = int(np.clip(round((y + 0.5) * sy - 0.5), 0, height - 1))
