@@ -56,7 +56,7 @@ def study(config_path, num):
   data_dir = build.data_dir_of(config)
   source = pipeline.load_source(config, "val", data_dir)
   n = min(num, len(source))
-  options = pipeline.hint_options(config)
+  options = hints.hint_options(config)
   rows = {"coverage": [], "paper_slots": [], "mismatch_old": [], "mismatch_new": [],
           "align": []}
   for jitter_target in (False, True):

@@ -229,8 +229,8 @@ def evaluate(model, batches, *, mode="self", vgg_params=None, seed=None,
     x, mask = _flatten(batch)
     out = colorizer.colorize_batch(x["sketch"], x["hint"],
                                    None if seed is None else int(seed) + i, x.get("points"))
-    cands = {"model": out, **baselines(x["sketch"], x["reference"])}
-    cands = tuple(cands[m] for m in METHODS)
+    named = {"model": out, **baselines(x["sketch"], x["reference"])}
+    cands = tuple(named[m] for m in METHODS)
     if mode == "self":
       per_image = _self_metrics(vgg_params, cands, x["image"])
     else:
@@ -248,7 +248,7 @@ def evaluate(model, batches, *, mode="self", vgg_params=None, seed=None,
     for j in np.flatnonzero(mask):
       if kept >= num_samples:
         break
-      for column, arr in (("sketch", cands[1]), ("reference", x["reference"]),
+      for column, arr in (("sketch", named["sketch"]), ("reference", x["reference"]),
                           ("output", out), ("ground_truth", x["image"])):
         samples[column].append(images.to_uint8(arr[j]))
       kept += 1

@@ -45,8 +45,6 @@ def load_source(config, split: str, data_dir):
   return builders.load_split(config.data.name, split, data_dir, **_builder_kwargs(config))
 
 
-hint_options = hints.hint_options
-
 
 def _example(color: np.ndarray, sketch: np.ndarray, reference: np.ndarray,
              hint_kind: str, hint_seed: int, options=None, points=None) -> dict:
@@ -224,7 +222,7 @@ def make_train_loader(config, *, data_dir, process_index: int, process_count: in
       crop_scale=data.get("crop_scale", (0.5, 1.0)),
       augment_sketch=data.get("augment_sketch", True),
       augment_reference=data.get("augment_reference", True),
-      hint_options=hint_options(config), jitter_target=data.get("jitter_target", False),
+      hint_options=hints.hint_options(config), jitter_target=data.get("jitter_target", False),
       xdog_prob=data.get("xdog_prob", 0.0), points=point_options(config))
   batch = int(local_device_count) * int(config.per_device_batch_size)
   worker_count = int(data.get("num_workers", 0) or 0)
@@ -288,7 +286,7 @@ def make_eval_batches(config, *, data_dir, split: str = "val", num_examples: int
   with_points = point_options(config) is not None
   if num_points and not with_points:
     raise UserError("this model takes no colour points (config.model.points is off)")
-  examples = [_example(c, s, r, config.model.hint, i, hint_options(config),
+  examples = [_example(c, s, r, config.model.hint, i, hints.hint_options(config),
                        eval_points(c, num_points, i) if with_points else None)
               for i, (c, s, r) in enumerate(zip(colors, sketches, refs))]
   per_device = int(config.per_device_batch_size)
