@@ -41,8 +41,11 @@ $(VENV)/.browser: $(VENV)/.installed
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium libcairo2)
 	touch $@
 
+# One pytest worker per core, whole files each (their module fixtures compute once);
+# compiled programs are shared through .pytest_cache/jax.
 test: $(VENV)/.installed $(VENV)/.browser
-	JAX_NUM_CPU_DEVICES=4 XLA_FLAGS=--xla_force_host_platform_device_count=4 $(PY) -m pytest -q --durations=15 tests
+	JAX_NUM_CPU_DEVICES=4 XLA_FLAGS=--xla_force_host_platform_device_count=4 $(PY) -m pytest -q \
+	  -n auto --dist loadfile --durations=15 tests
 
 bench: $(VENV)/.installed
 	$(VENV)/bin/jaxcolor bench --config configs/palette.py

@@ -6,7 +6,9 @@ pool of 50 fakes, Adam 2e-4 (0.5, 0.999), 512x512, batch 4, 15 epochs.
   jaxcolor train --config configs/histogram.py --workdir runs/histogram
 """
 
-from configs import palette
+from jaxcolor import config_utils
+
+palette = config_utils.sibling(__file__, "palette")
 
 
 def get_config():

@@ -10,7 +10,9 @@ input skip, and XDoG sketches beside the drawn line art.
   jaxcolor train --config configs/starter.py --workdir runs/starter
 """
 
-from configs import palette
+from jaxcolor import config_utils
+
+palette = config_utils.sibling(__file__, "palette")
 
 
 def get_config():

@@ -4,7 +4,10 @@ What the README's demo trains on 2 CPU cores, and what the tests use.
 `--config configs/tiny.py:histogram` gives the histogram family instead.
 """
 
-from configs import histogram, palette
+from jaxcolor import config_utils
+
+histogram = config_utils.sibling(__file__, "histogram")
+palette = config_utils.sibling(__file__, "palette")
 
 
 def get_config(family: str = "palette"):

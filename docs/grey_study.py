@@ -11,6 +11,7 @@ import os
 
 import numpy as np
 
+from jaxcolor import color as color_lib
 from jaxcolor import config_utils
 from jaxcolor import hints
 from jaxcolor.data import build
@@ -68,7 +69,7 @@ def study(config_path, num):
       rng = np.random.default_rng(i)
       ex = transform.random_map(source[i], rng)
       target = ((ex["image"] + 1.0) * 127.5).round().astype(np.uint8)
-      used = hints.colors_to_uint8(ex["hint"])
+      used = color_lib.to_uint8(ex["hint"])
       truth = hints.palette_colors(target, **options)
       key = "mismatch_new" if jitter_target else "mismatch_old"
       rows[key].append(_palette_distance(truth, used))

@@ -26,7 +26,6 @@ Importable: `bench_train`, `bench_infer`, `bench_data`, `bench_hints`, `bench_ma
 return dicts.
 """
 
-import argparse
 import contextlib
 import io
 import json
@@ -42,13 +41,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxcolor import defaults
+from jaxcolor import devices as device_layout
 from jaxcolor import hints
 from jaxcolor import host
 from jaxcolor import models
 from jaxcolor.errors import UserError
 
-WHATS = ("train", "infer", "data", "hints", "colorize", "all")
-DEFAULT_CONFIG = "configs/palette.py"
+WHATS = defaults.BENCH_WHATS
+DEFAULT_CONFIG = defaults.BENCH_CONFIG
 INFER_RESOLUTIONS = (256, 512)
 
 # Dense peak FLOP/s per device: (device_kind substring, bf16/f16 peak, float32 peak).
@@ -113,21 +114,6 @@ def select_devices(n=None):
   if not 1 <= n <= len(local):
     raise UserError(f"--devices must be between 1 and {len(local)}, got {n}")
   return local[:n]
-
-
-def _replicate(tree, devices):
-  """One copy of `tree` per device, laid out as pmap wants (train.replicate on a subset)."""
-  n = len(devices)
-  if not jax.tree_util.tree_leaves(tree):
-    return tree  # e.g. no VGG params when the feature loss is off; pmap needs a leaf
-  stacked = jax.tree_util.tree_map(lambda x: np.broadcast_to(np.asarray(x), (n,) + np.shape(x)),
-                                   tree)
-  return jax.pmap(lambda t: t, devices=devices)(stacked)
-
-
-def _shard(tree, devices):
-  """Leading axis = devices, already on them, so the timing excludes the transfer."""
-  return jax.pmap(lambda t: t, devices=devices)(tree)
 
 
 def _flops(compiled):
@@ -312,14 +298,15 @@ def bench_train(config, steps=5, warmup=1, devices=None, peak_flops=None) -> dic
   disc = models.make_discriminator(config.model)
 
   start = time.perf_counter()
-  state = _replicate(train.create_train_state(config), devs)
-  vgg_params = _replicate(train._vgg_params(config), devs)  # pylint: disable=protected-access
-  batch = _shard(random_batch(config, n, config.seed), devs)
+  state = device_layout.replicate(train.create_train_state(config), devs)
+  vgg_params = device_layout.replicate(train.load_vgg_params(config), devs)
+  batch = device_layout.to_devices(random_batch(config, n, config.seed), devs)
+  key = jax.random.key(config.seed)
   jax.block_until_ready((state, vgg_params, batch))
   init_s = time.perf_counter() - start
 
   p_train_step = train.make_p_train_step(config, gen, disc)
-  timed = compile_timed(p_train_step, state, batch, vgg_params)
+  timed = compile_timed(p_train_step, state, batch, vgg_params, key)
   compiled = timed.pop("compiled")
   per_device_flops = _flops(compiled)
 
@@ -327,7 +314,7 @@ def bench_train(config, steps=5, warmup=1, devices=None, peak_flops=None) -> dic
   del state  # donated at the first call
 
   def step():
-    holder["state"], holder["scalars"] = compiled(holder["state"], batch, vgg_params)
+    holder["state"], holder["scalars"] = compiled(holder["state"], batch, vgg_params, key)
     return holder["state"], holder["scalars"]
 
   summary = _summary(_time_calls(step, steps, warmup))
@@ -538,37 +525,6 @@ def bench_hints(size=512, repeats=20, seed=0) -> dict:
 
 
 # --------------------------------------------------------------------------- CLI
-
-
-def add_arguments(parser: argparse.ArgumentParser):
-  parser.description = __doc__.split("\n\n")[0]
-  parser.add_argument("--config", default=DEFAULT_CONFIG,
-                      help=f"config file (default {DEFAULT_CONFIG}); --config.FIELD=VALUE "
-                      "overrides apply")
-  parser.add_argument("--resolution", type=int, default=None,
-                      help="image side (default: the config's; infer: 256 and 512)")
-  parser.add_argument("--batch", type=int, default=None,
-                      help="per-device batch (default: the config's)")
-  parser.add_argument("--steps", type=int, default=5, help="timed iterations (default 5)")
-  parser.add_argument("--warmup", type=int, default=1,
-                      help="untimed iterations after compiling (default 1)")
-  parser.add_argument("--what", choices=WHATS, default="train",
-                      help="what to time (colorize: whole `jaxcolor colorize` commands)")
-  parser.add_argument("--checkpoint", default=None,
-                      help="--what colorize: the model (default: the bundled starter)")
-  parser.add_argument("--json", metavar="PATH", help="write every figure to this JSON file")
-  parser.add_argument("--devices", type=int, default=None,
-                      help="train on the first N local devices (default all; 1 on CPU)")
-  parser.add_argument("--peak-flops", type=float, default=None,
-                      help="peak FLOP/s of one device (on CPU: of the host) for the "
-                      "utilisation figure (default: built in for this 2-core CPU, H100, "
-                      "H200, A100, TPU v4-v6)")
-  parser.add_argument("--data-dir", default=None,
-                      help="where --what data builds its small synthetic_cels set "
-                      "(default: a temporary folder)")
-  parser.add_argument("--no-host-tuning", action="store_true",
-                      help="on a CPU-only host, keep jaxlib's default XLA:CPU flags and "
-                      "glibc's malloc settings (see jaxcolor/host.py)")
 
 
 def _fmt_s(x):

@@ -31,10 +31,10 @@ import grain
 import jax
 import numpy as np
 import orbax.checkpoint as ocp
-from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from orbax.checkpoint import checkpoint_managers as policies
 
 from jaxcolor import config_utils
+from jaxcolor import devices
 from jaxcolor.errors import UserError
 
 ITEMS = ("generator", "discriminator", "train", "data")
@@ -62,59 +62,35 @@ def make_manager(workdir: str, config, *, read_only: bool = False) -> ocp.Checkp
 
 
 # --------------------------------------------------------------------------
-# pmap layout <-> global arrays.
+# TrainState <-> checkpoint items: the one place that knows both layouts.
 
 
-def _mesh():
-  return Mesh(np.asarray(jax.devices()), ("data",))
-
-
-def _to_global(x, sharded: bool):
-  """A pmapped array (one slice per local device) as a global array."""
-  mesh = _mesh()
-  shards = [s.data for s in x.addressable_shards]
-  if sharded:
-    return jax.make_array_from_single_device_arrays(
-        (jax.device_count(),) + x.shape[1:], NamedSharding(mesh, PartitionSpec("data")), shards)
-  return jax.make_array_from_single_device_arrays(
-      x.shape[1:], NamedSharding(mesh, PartitionSpec()), [s.reshape(s.shape[1:]) for s in shards])
-
-
-def _abstract(x, sharded: bool):
-  mesh = _mesh()
-  if sharded:
-    return jax.ShapeDtypeStruct((jax.device_count(),) + tuple(np.shape(x)), x.dtype,
-                                sharding=NamedSharding(mesh, PartitionSpec("data")))
-  return jax.ShapeDtypeStruct(np.shape(x), x.dtype, sharding=NamedSharding(mesh, PartitionSpec()))
-
-
-def _local_stack(x, sharded: bool):
-  """A restored global array as a (local_devices, ...) host array, in pmap's device order."""
-  if not sharded:
-    one = np.asarray(x.addressable_shards[0].data)
-    return np.broadcast_to(one, (jax.local_device_count(),) + one.shape)
-  by_device = {s.device: np.asarray(s.data)[0] for s in x.addressable_shards}
-  return np.stack([by_device[d] for d in jax.local_devices()])
-
-
-def _split_state(state):
-  """TrainState -> the array items, each marked sharded or not."""
-  parts = {
+def _state_items(state):
+  """Item name -> (tree, sharded) for a TrainState-shaped value (pmapped or host)."""
+  items = {
       "generator": (state.g_params, False),
       "discriminator": ({"params": state.d_params, "spectral": state.spectral}, False),
       "train": ({"step": state.step, "g_opt": state.g_opt_state, "d_opt": state.d_opt_state},
                 False),
   }
   if np.size(state.pool_images):  # orbax refuses zero-size arrays: no pool, nothing to save
-    parts["pool"] = ({"images": state.pool_images, "count": state.pool_count}, True)
-  return parts
+    items["pool"] = ({"images": state.pool_images, "count": state.pool_count}, True)
+  return items
 
 
-def _items(state, convert):
-  parts = _split_state(state)
-  out = {}
-  for name, (tree, sharded) in parts.items():
-    out[name] = jax.tree_util.tree_map(lambda x, s=sharded: convert(x, s), tree)
+def _state_from_items(template, items):
+  """The inverse of `_state_items`: a `template`-shaped state from per-item trees."""
+  return template.replace(
+      step=items["train"]["step"], g_params=items["generator"],
+      d_params=items["discriminator"]["params"], spectral=items["discriminator"]["spectral"],
+      g_opt_state=items["train"]["g_opt"], d_opt_state=items["train"]["d_opt"],
+      pool_images=items["pool"]["images"], pool_count=items["pool"]["count"])
+
+
+def _orbax_items(state, convert):
+  """`convert(leaf, sharded)` over every item; the pool is stored inside "train"."""
+  out = {name: jax.tree_util.tree_map(lambda x, s=sharded: convert(x, s), tree)
+         for name, (tree, sharded) in _state_items(state).items()}
   if "pool" in out:
     out["train"] = dict(out["train"], pool=out.pop("pool"))
   return out
@@ -122,7 +98,7 @@ def _items(state, convert):
 
 def save_train_state(manager, step: int, state, data_iter, metrics=None):
   """Saves a pmapped TrainState (asynchronously) and the data iterator position."""
-  items = _items(state, _to_global)
+  items = _orbax_items(state, devices.to_global)
   args = {name: ocp.args.StandardSave(tree) for name, tree in items.items()}
   args["data"] = grain.checkpoint.CheckpointSave(data_iter)
   clean = None if metrics is None else {k: float(v) for k, v in metrics.items()}
@@ -131,9 +107,8 @@ def save_train_state(manager, step: int, state, data_iter, metrics=None):
 
 def restore_train_state(manager, template, data_iter, step=None):
   """Restores into the layout of host-side `template`; returns (pmapped state, step)."""
-  from jaxcolor import train  # pylint: disable=g-import-not-at-top
   step = manager.latest_step() if step is None else step
-  abstract = _items(template, _abstract)
+  abstract = _orbax_items(template, devices.global_shape)
   args = {name: ocp.args.StandardRestore(tree) for name, tree in abstract.items()}
   args["data"] = grain.checkpoint.CheckpointRestore(data_iter)
   try:
@@ -142,21 +117,14 @@ def restore_train_state(manager, template, data_iter, step=None):
     raise UserError(f"checkpoint {manager.directory}/{step} does not match this config "
                     f"(change the workdir or the config): {_first_line(e)}") from e
   pool = restored["train"].pop("pool", None)
-  local = {name: jax.tree_util.tree_map(lambda x: _local_stack(x, False), restored[name])
+  local = {name: jax.tree_util.tree_map(lambda x: devices.from_global(x, False), restored[name])
            for name in ("generator", "discriminator", "train")}
-  if pool is None:
-    n = jax.local_device_count()
-    pool = {"images": template.pool_images, "count": template.pool_count}
-    local["pool"] = jax.tree_util.tree_map(
-        lambda x: np.broadcast_to(np.asarray(x), (n,) + np.shape(x)), pool)
+  if pool is None:  # no pool in this config: the template's (empty) one on every device
+    local["pool"] = devices.host_copies(
+        {"images": template.pool_images, "count": template.pool_count})
   else:
-    local["pool"] = jax.tree_util.tree_map(lambda x: _local_stack(x, True), pool)
-  stacked = template.replace(
-      step=local["train"]["step"], g_params=local["generator"],
-      d_params=local["discriminator"]["params"], spectral=local["discriminator"]["spectral"],
-      g_opt_state=local["train"]["g_opt"], d_opt_state=local["train"]["d_opt"],
-      pool_images=local["pool"]["images"], pool_count=local["pool"]["count"])
-  return train.to_devices(stacked), int(step)
+    local["pool"] = jax.tree_util.tree_map(lambda x: devices.from_global(x, True), pool)
+  return devices.to_devices(_state_from_items(template, local)), int(step)
 
 
 def _first_line(e):

@@ -4,7 +4,6 @@ import ast
 import importlib.util
 import json
 import os
-import sys
 
 import ml_collections
 
@@ -14,19 +13,7 @@ from jaxcolor.errors import UserError
 def load_config(spec: str) -> ml_collections.ConfigDict:
   """Loads `path/to/config.py` or `path/to/config.py:arg` (arg passed to get_config)."""
   path, _, arg = spec.partition(":")
-  if not os.path.isfile(path):
-    raise UserError(f"config file not found: {path}")
-  # Config files import their siblings as `configs.x`: put the repo root first.
-  root = os.path.dirname(os.path.dirname(os.path.abspath(path)))
-  if root not in sys.path:
-    sys.path.insert(0, root)
-  name = "jaxcolor_config_" + os.path.splitext(os.path.basename(path))[0]
-  module_spec = importlib.util.spec_from_file_location(name, path)
-  module = importlib.util.module_from_spec(module_spec)
-  try:
-    module_spec.loader.exec_module(module)
-  except Exception as e:  # a broken config file is the user's to fix: say which and why
-    raise UserError(f"{path}: could not load: {type(e).__name__}: {e}") from e
+  module = load_module(path)
   if not hasattr(module, "get_config"):
     raise UserError(f"{path}: has no get_config()")
   try:
@@ -34,6 +21,32 @@ def load_config(spec: str) -> ml_collections.ConfigDict:
   except (TypeError, ValueError) as e:
     raise UserError(f"{spec}: {e}") from e
   return config
+
+
+def load_module(path: str):
+  """A config file as a module, loaded from its path (as ml_collections' config_flags do).
+
+  Nothing is added to sys.path and `configs/` is no package: a config that
+  builds on another loads it with `sibling`.
+  """
+  path = os.path.abspath(os.path.expanduser(path))
+  if not os.path.isfile(path):
+    raise UserError(f"config file not found: {path}")
+  name = "jaxcolor_config_" + os.path.splitext(os.path.basename(path))[0]
+  module_spec = importlib.util.spec_from_file_location(name, path)
+  module = importlib.util.module_from_spec(module_spec)
+  try:
+    module_spec.loader.exec_module(module)
+  except UserError:
+    raise
+  except Exception as e:  # a broken config file is the user's to fix: say which and why
+    raise UserError(f"{path}: could not load: {type(e).__name__}: {e}") from e
+  return module
+
+
+def sibling(config_file: str, name: str):
+  """From inside a config file: the config `name`.py of the same folder, as a module."""
+  return load_module(os.path.join(os.path.dirname(os.path.abspath(config_file)), name + ".py"))
 
 
 def _valid_names(config, prefix=""):

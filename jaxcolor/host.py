@@ -40,11 +40,10 @@ def accelerator_possible() -> bool:
   return any(importlib.util.find_spec(m) is not None for m in _ACCELERATOR_MODULES)
 
 
-def _backends_started() -> bool:
-  if "jax" not in sys.modules:
-    return False
-  from jax._src import xla_bridge  # pylint: disable=g-import-not-at-top
-  return xla_bridge.backends_are_initialized()
+def _jax_imported() -> bool:
+  # JAX has no public "backends started?" query; once it is imported, a
+  # library may have started them, and then new XLA flags would be ignored.
+  return "jax" in sys.modules
 
 
 def applied() -> list[str]:
@@ -61,10 +60,10 @@ def tune_cpu_host(restart: bool = False) -> list[str]:
   Adds `CPU_XLA_FLAGS` to $XLA_FLAGS unless $XLA_FLAGS already names them. With
   `restart=True` on Linux, if $GLIBC_TUNABLES is unset, it sets it and
   re-executes the process's own command line (`sys.orig_argv`) once, so call
-  it before any work is done. Does nothing if turned off, if JAX's backends
-  are already running or if an accelerator may be used.
+  it before any work is done. Does nothing if turned off, if JAX is already
+  imported or if an accelerator may be used.
   """
-  if (os.environ.get(OFF_VARIABLE, "1") == "0" or _backends_started() or
+  if (os.environ.get(OFF_VARIABLE, "1") == "0" or _jax_imported() or
       accelerator_possible()):
     return applied()
   flags = os.environ.get("XLA_FLAGS", "")

@@ -23,14 +23,16 @@ import jax.numpy as jnp
 import numpy as np
 from PIL import Image
 
+from jaxcolor import color
+from jaxcolor import defaults
 from jaxcolor import hints
 from jaxcolor import models
 from jaxcolor import sketch as sketch_lib
 from jaxcolor.data import images
 from jaxcolor.errors import ImageError, UserError
 
-DEFAULT_MAX_SIDE = 1024
-DEFAULT_OUT_DIR = "colorized"
+DEFAULT_MAX_SIDE = defaults.MAX_SIDE
+DEFAULT_OUT_DIR = defaults.COLORIZE_OUT_DIR
 OUTPUT_SUFFIX = "_color"
 # References are only summarised into 9 or 16 colours: this many pixels on the long side
 # keep the estimate and cost K-means / bucketing nothing noticeable.
@@ -86,28 +88,23 @@ def load_points(image):
   return arr
 
 
-def palette_from_points(rgba, k=9):
-  """The distinct colours of the points (the k most used), as a palette: uint8 (k, 3)."""
-  rgb = rgba[rgba[..., 3] >= 128][:, :3]
-  colors, counts = np.unique(rgb, axis=0, return_counts=True)
-  top = colors[np.argsort(-counts, kind="stable")[:k]]
-  # Written as hex, a typed palette gets the training order and the cyclic repeat.
-  return palette_from_text(to_hex(top), k)
+def checkpoint_choice(args):
+  """(step, which) for `Colorizer.from_checkpoint` from the --step / --best flags."""
+  if getattr(args, "best", False) and getattr(args, "step", None) is not None:
+    raise UserError("give only one of --step and --best")
+  return args.step, "best" if getattr(args, "best", False) else "latest"
 
 
-def palette_from_text(text, k=9):
-  """User palette (hex string or list of hex strings) -> uint8 (k, 3) ordered like training.
-
-  Training palettes are sorted by `hints.sort_colors` and repeated cyclically when there
-  are fewer distinct colours, so channel i means roughly the same thing in every palette;
-  a hand-written palette is put in that order too.
-  """
-  if not isinstance(text, str):
-    text = ",".join(str(t) for t in text)
-  colors = hints.parse_palette(text, k)
-  _, first = np.unique(colors, axis=0, return_index=True)
-  distinct = hints.sort_colors(colors[np.sort(first)])
-  return distinct[np.arange(k) % len(distinct)]
+def check_hint_source(reference=None, palette=None, hint=None, points=None, kind="palette"):
+  """Exactly one colour source (points alone count for the palette family); else UserError."""
+  given = [name for name, v in (("reference", reference), ("palette", palette),
+                                ("hint", hint)) if v is not None]
+  if not given and points is not None and kind == "palette":
+    return "points"
+  if len(given) != 1:
+    raise UserError("give exactly one of a reference image or a palette"
+                    + (f" (got {' and '.join(given)})" if given else ""))
+  return given[0]
 
 
 def working_size(h, w, size=None, max_side=DEFAULT_MAX_SIDE):
@@ -196,14 +193,12 @@ class Colorizer:
       points: uint8 RGBA colour points: with no other source, their colours are the
         palette (palette family only).
     """
-    given = [name for name, v in (("reference", reference), ("palette", palette),
-                                  ("hint", hint)) if v is not None]
-    if not given and points is not None and self.kind == "palette":
+    source = check_hint_source(reference, palette, hint, points, self.kind)
+    if source == "points":
       if np.any(points[..., 3] >= 128):
-        return palette_from_points(points)
-    if len(given) != 1:
-      raise UserError("give exactly one of a reference image or a palette"
-                      + (f" (got {' and '.join(given)})" if given else ""))
+        return hints.palette_from_points(points)
+      raise UserError("give exactly one of a reference image or a palette (the colour "
+                      "points have no opaque pixel)")
     if hint is not None:
       hint = np.asarray(hint)
       if hint.shape != hints.HINT_SHAPES[self.kind] or hint.dtype != np.uint8:
@@ -214,7 +209,7 @@ class Colorizer:
       if self.kind != "palette":
         raise UserError(f"this model is conditioned on a {self.kind} hint: give a "
                         "reference image, not a palette")
-      return palette_from_text(palette)
+      return hints.palette_from_text(palette)
     ref = to_rgb(reference)
     h, w = ref.shape[:2]
     if max(h, w) > _MAX_REFERENCE_SIDE:
@@ -295,12 +290,12 @@ class Colorizer:
     if (wh, ww) != (h, w):
       work = np.asarray(Image.fromarray(sketch_uint8, "L").resize((ww, wh),
                                                                   Image.Resampling.LANCZOS))
-    x = images.to_float(work)[None, ..., None]
-    hint = hints.colors_to_float(hint_uint8)[None]
+    x = color.to_float(work)[None, ..., None]
+    hint = color.to_float(hint_uint8)[None]
     planes = None if points is None else hints.points_from_rgba(points, wh, ww)[0][None]
     outs = []
     for seed in seeds:
-      rgb = images.to_uint8(self.colorize_batch(x, hint, seed, planes)[0])
+      rgb = color.to_uint8(self.colorize_batch(x, hint, seed, planes)[0])
       img = Image.fromarray(rgb, "RGB")
       if (wh, ww) != (h, w):
         img = img.resize((w, h), Image.Resampling.LANCZOS)
@@ -347,36 +342,6 @@ class Colorizer:
 
 
 # --------------------------------------------------------------------------- colorize CLI
-
-
-def add_colorize_arguments(parser):
-  """Adds the `colorize` arguments to an argparse parser."""
-  parser.add_argument("sketches", nargs="+", metavar="SKETCH",
-                      help="sketch image(s) or folder(s) of sketches (batch mode)")
-  source = parser.add_mutually_exclusive_group()
-  source.add_argument("--reference", metavar="IMAGE", help="reference colour image")
-  source.add_argument("--palette", metavar="HEX",
-                      help="comma-separated hex colours, e.g. '#f5d6c6,#2b2b40' (up to 9; "
-                           "palette models only)")
-  parser.add_argument("--points", metavar="RGBA_IMAGE",
-                      help="colour points: every opaque pixel of this RGBA image asks for its "
-                           "colour there (resized to each sketch); with a reference or "
-                           "palette, or alone (their colours are then the palette)")
-  parser.add_argument("--checkpoint", default=None, metavar="PATH",
-                      help="training workdir or a step directory workdir/checkpoints/<step> "
-                           "(default: the starter model that ships with jaxcolor)")
-  parser.add_argument("--step", type=int, default=None, help="checkpoint step (default latest)")
-  parser.add_argument("--best", action="store_true", help="use the best checkpoint")
-  parser.add_argument("--out", default=DEFAULT_OUT_DIR,
-                      help=f"output folder (default {DEFAULT_OUT_DIR}/)")
-  parser.add_argument("--seed", type=int, default=None,
-                      help="noise seed (default: deterministic, no noise)")
-  parser.add_argument("--variations", type=int, default=1, metavar="K",
-                      help="write K versions per sketch, seeds S..S+K-1 (suffix _v0.._vK-1)")
-  parser.add_argument("--size", type=int, default=None, metavar="N",
-                      help="long side to colorize at (default: the sketch's own, "
-                           f"at most {DEFAULT_MAX_SIDE})")
-  parser.add_argument("--cleanup", action="store_true", help="sharpen faint sketches first")
 
 
 def _collect_inputs(paths, out_dir):
@@ -446,14 +411,12 @@ def run_colorize(args, colorizer=None):
   points_arg = getattr(args, "points", None)
   if args.reference is None and args.palette is None and points_arg is None:
     raise UserError("give --reference IMAGE, --palette HEX or --points RGBA_IMAGE")
-  if args.reference is not None and args.palette is not None:
-    raise UserError("give only one of --reference and --palette")
+  check_hint_source(args.reference, args.palette, points=points_arg)
   if args.variations < 1:
     raise UserError(f"--variations must be >= 1, got {args.variations}")
   if args.size is not None and args.size < 1:
     raise UserError(f"--size must be >= 1, got {args.size}")
-  if args.best and args.step is not None:
-    raise UserError("give only one of --step and --best")
+  step, which = checkpoint_choice(args)
   out_dir = pathlib.Path(args.out)
   items, missing = _collect_inputs(args.sketches, out_dir)
   if not items and not missing:
@@ -463,12 +426,11 @@ def run_colorize(args, colorizer=None):
   # Read the cheap inputs before the slow checkpoint load, so that typos fail fast.
   reference = images.load_rgb(args.reference) if args.reference is not None else None
   if args.palette is not None:
-    palette_from_text(args.palette)
+    hints.palette_from_text(args.palette)
   points, points_failed = _read_points(points_arg, reference is None and args.palette is None)
 
   if colorizer is None:
-    colorizer = Colorizer.from_checkpoint(args.checkpoint, step=args.step,
-                                          which="best" if args.best else "latest")
+    colorizer = Colorizer.from_checkpoint(args.checkpoint, step=step, which=which)
   if args.variations > 1 and not colorizer.has_noise:
     raise UserError(f"this {colorizer.config.model.family} model has no noise injection: "
                     "--variations would write the same image")
@@ -534,23 +496,6 @@ def _read_points(path, only_source):
 # --------------------------------------------------------------------------- palette CLI
 
 
-def add_palette_arguments(parser):
-  """Adds the `palette` arguments to an argparse parser."""
-  parser.add_argument("image", metavar="IMAGE", help="reference image")
-  parser.add_argument("--kind", choices=("palette", "histogram"), default="palette",
-                      help="K-means palette (default) or 4-strip colour histogram")
-  parser.add_argument("--k", type=int, default=None,
-                      help="palette size (default 9, the model's; palette only)")
-  parser.add_argument("--lab", action="store_true",
-                      help="cluster in CIELAB instead of RGB (palette only)")
-  parser.add_argument("--out", default="swatch.png", help="swatch image (default swatch.png)")
-
-
-def to_hex(colors):
-  """uint8 colours (n, 3) -> ['#rrggbb', ...]."""
-  return ["#{:02x}{:02x}{:02x}".format(*map(int, c)) for c in np.asarray(colors)]
-
-
 def run_palette(args):
   """Runs `jaxcolor palette`: prints the hex colours and writes a swatch image."""
   if args.kind == "histogram" and (args.k is not None or args.lab):
@@ -559,10 +504,10 @@ def run_palette(args):
   if args.kind == "palette":
     colors = hints.palette_colors(ref, k=9 if args.k is None else args.k,
                                   color_space="lab" if args.lab else "rgb")
-    lines = [",".join(to_hex(colors))]
+    lines = [",".join(hints.to_hex(colors))]
   else:
     colors = hints.histogram_colors(ref)
-    lines = [",".join(to_hex(strip)) for strip in colors]
+    lines = [",".join(hints.to_hex(strip)) for strip in colors]
   images.save_image(hints.swatch_image(args.kind, colors), args.out, protect=[args.image])
   for line in lines:
     print(line)

@@ -9,7 +9,7 @@ import time
 
 import numpy as np
 
-from jaxcolor.data import images
+from jaxcolor import color
 
 
 class MetricWriter:
@@ -59,5 +59,5 @@ def sample_grid(sketch, reference, output, target, max_rows: int = 8) -> np.ndar
     cells = [np.broadcast_to(a[i], a[i].shape[:2] + (3,)) for a in (sketch, reference, output,
                                                                     target)]
     rows.append(np.concatenate(cells, axis=1))
-  return images.to_uint8(np.concatenate(rows, axis=0))
+  return color.to_uint8(np.concatenate(rows, axis=0))
 

@@ -29,13 +29,8 @@ def g_adversarial(kind: str, fake_logits):
 
 
 def l1(a, b):
+  """Mean absolute difference over the whole batch (a loss; `metrics.l1` is per image)."""
   return jnp.mean(jnp.abs(a - b))
-
-
-def grayscale(rgb):
-  """ITU-R 601 luma, keeping a trailing channel axis."""
-  w = jnp.asarray([0.299, 0.587, 0.114], rgb.dtype)
-  return jnp.sum(rgb * w, axis=-1, keepdims=True)
 
 
 def total_variation(x):

@@ -19,6 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxcolor import color
 from jaxcolor.models import vgg
 
 DATA_RANGE = 2.0
@@ -116,24 +117,6 @@ def ssim(a, b):
 
 # --------------------------------------------------------------------------- colour
 
-_RGB_TO_XYZ = np.array([[0.4124564, 0.3575761, 0.1804375],
-                        [0.2126729, 0.7151522, 0.0721750],
-                        [0.0193339, 0.1191920, 0.9503041]], np.float32)
-_D65_WHITE = np.array([0.95047, 1.0, 1.08883], np.float32)
-_LAB_DELTA = 6.0 / 29.0
-
-
-def rgb_to_lab(x):
-  """RGB in [-1, 1] (..., 3) -> CIELAB (D65) float32; the jnp twin of `hints.rgb_to_lab`."""
-  c = jnp.clip((jnp.asarray(x, jnp.float32) + 1.0) * 0.5, 0.0, 1.0)
-  lin = jnp.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
-  xyz = jnp.einsum("...c,dc->...d", lin, jnp.asarray(_RGB_TO_XYZ),
-                   precision=jax.lax.Precision.HIGHEST) / _D65_WHITE
-  f = jnp.where(xyz > _LAB_DELTA ** 3, jnp.cbrt(xyz),
-                xyz / (3 * _LAB_DELTA ** 2) + 4.0 / 29.0)
-  return jnp.stack([116.0 * f[..., 1] - 16.0, 500.0 * (f[..., 0] - f[..., 1]),
-                    200.0 * (f[..., 1] - f[..., 2])], -1)
-
 
 def _soft_coords(v, bins):
   """Linear-interpolation binning of values in [-HIST_RANGE, HIST_RANGE] onto bin centres.
@@ -153,7 +136,8 @@ def ab_histogram(x, bins=HIST_BINS):
   """Soft 2-D a*b* histogram per image, normalised to sum 1: (B, bins, bins)."""
   x = jnp.asarray(x, jnp.float32)
   n = x.shape[0]
-  lab = rgb_to_lab(x).reshape(n, -1, 3)
+  lab = color.rgb_to_lab(jnp.clip((jnp.asarray(x, jnp.float32) + 1.0) * 127.5, 0.0, 255.0))
+  lab = lab.reshape(n, -1, 3)
   a0, a1, fa = _soft_coords(lab[..., 1], bins)
   b0, b1, fb = _soft_coords(lab[..., 2], bins)
   rows = jnp.broadcast_to(jnp.arange(n)[:, None], a0.shape)

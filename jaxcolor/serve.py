@@ -40,15 +40,16 @@ import warnings
 import numpy as np
 from PIL import Image
 
+from jaxcolor import defaults
 from jaxcolor import hints
 from jaxcolor import infer
 from jaxcolor.data import images
 from jaxcolor.errors import ImageError, UserError
 
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 7860
-DEFAULT_MAX_BYTES = 10 * 1024 * 1024
-DEFAULT_MAX_PIXELS = 4096 * 4096
+DEFAULT_HOST = defaults.SERVE_HOST
+DEFAULT_PORT = defaults.SERVE_PORT
+DEFAULT_MAX_BYTES = defaults.SERVE_MAX_BYTES
+DEFAULT_MAX_PIXELS = defaults.SERVE_MAX_PIXELS
 MAX_VARIATIONS = 4
 MAX_POINTS = 1000
 MAX_SEED = 2**31 - 1
@@ -184,10 +185,6 @@ def decode_image(data, what, max_bytes, max_pixels):
 
 def _mb(n):
   return f"{n / 2**20:.1f} MB"
-
-
-def _hex(colors):
-  return ["#{:02x}{:02x}{:02x}".format(*map(int, c)) for c in np.asarray(colors).reshape(-1, 3)]
 
 
 def _data_url(img):
@@ -402,7 +399,7 @@ def make_app(colorizer, *, max_bytes=DEFAULT_MAX_BYTES, max_pixels=DEFAULT_MAX_P
       ref = decode_image(data, "reference", max_bytes, max_pixels)
       colors = colorizer.hint_colors(reference=ref)
       # Distinct colours, in the model's order: repeats only pad the palette to 9.
-      distinct = list(dict.fromkeys(_hex(colors)))
+      distinct = list(dict.fromkeys(hints.to_hex(colors)))
       return {"colors": distinct, "kind": colorizer.kind,
               "editable": colorizer.kind == "palette"}
 
@@ -472,30 +469,6 @@ def make_app(colorizer, *, max_bytes=DEFAULT_MAX_BYTES, max_pixels=DEFAULT_MAX_P
 # --------------------------------------------------------------------------- CLI
 
 
-def add_arguments(parser):
-  """Adds the `serve` arguments to an argparse parser."""
-  parser.add_argument("--checkpoint", default=None, metavar="PATH",
-                      help="training workdir or workdir/checkpoints/<step> "
-                           "(default: the bundled starter model)")
-  parser.add_argument("--step", type=int, default=None, metavar="N",
-                      help="checkpoint step (default latest)")
-  parser.add_argument("--best", action="store_true", help="use the best checkpoint")
-  parser.add_argument("--host", default=DEFAULT_HOST,
-                      help=f"address to listen on (default {DEFAULT_HOST}: this machine only)")
-  parser.add_argument("--port", type=int, default=DEFAULT_PORT,
-                      help=f"port (default {DEFAULT_PORT}; 0 picks a free one)")
-  parser.add_argument("--max-upload-mb", type=float, default=DEFAULT_MAX_BYTES / 2**20,
-                      metavar="MB", help="largest image file accepted (default 10)")
-  parser.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, metavar="N",
-                      help=f"largest image accepted, width x height (default {DEFAULT_MAX_PIXELS}"
-                           " = 4096x4096)")
-  parser.add_argument("--no-warmup", action="store_true",
-                      help="skip compiling the 512x512 program at start")
-  parser.add_argument("--no-buckets", action="store_true",
-                      help="colour each sketch at its own padded size, exactly as "
-                           "`jaxcolor colorize` (each new size compiles)")
-
-
 def require_extra():
   """Imports the serve extra's packages; UserError with the install line if missing."""
   try:
@@ -542,8 +515,7 @@ def serve_forever(app, sock, verbose=False):
 def run(args, colorizer=None):
   """Runs `jaxcolor serve`; `colorizer` replaces loading args.checkpoint."""
   require_extra()
-  if args.best and args.step is not None:
-    raise UserError("give only one of --step and --best")
+  step, which = infer.checkpoint_choice(args)
   if args.max_upload_mb <= 0 or args.max_pixels <= 0:
     raise UserError("--max-upload-mb and --max-pixels must be positive")
   # Bind first: a busy port fails at once, not after loading and compiling the model.
@@ -551,8 +523,7 @@ def run(args, colorizer=None):
   try:
     if colorizer is None:
       print("loading the model...", file=sys.stderr, flush=True)
-      colorizer = infer.Colorizer.from_checkpoint(args.checkpoint, step=args.step,
-                                                  which="best" if args.best else "latest")
+      colorizer = infer.Colorizer.from_checkpoint(args.checkpoint, step=step, which=which)
     if not args.no_warmup:
       start = time.perf_counter()
       print("warming up (compiling for 512x512 sketches)...", file=sys.stderr, flush=True)

@@ -7,6 +7,7 @@ Sketches are uint8 (H, W): white paper = 255, black lines = 0. HED lives in
 import numpy as np
 from scipy import ndimage
 
+from jaxcolor import color
 from jaxcolor.errors import UserError
 
 XDOG_DEFAULTS = {"sigma": 0.5, "k": 4.5, "p": 19.0, "epsilon": 0.01, "phi": 1e9}
@@ -14,8 +15,7 @@ XDOG_DEFAULTS = {"sigma": 0.5, "k": 4.5, "p": 19.0, "epsilon": 0.01, "phi": 1e9}
 
 def _to_gray01(rgb):
   """uint8 RGB (H, W, 3) -> float32 Rec. 601 luma in [0, 1] (same weights as PIL 'L')."""
-  rgb = np.asarray(rgb, np.float32)
-  return (rgb @ np.array([0.299, 0.587, 0.114], np.float32)) / 255.0
+  return color.luma(rgb) / 255.0
 
 
 def xdog(gray, sigma=0.5, k=4.5, p=19, epsilon=0.01, phi=1e9):

@@ -1,22 +1,20 @@
 """GAN training: one jitted, pmapped step; Orbax checkpoints; exact resume.
 
-Read top to bottom: 1. state, 2. the step, 3. evaluation, 4. the loop
-(`train_and_evaluate(config, workdir)`).
+Read top to bottom, as flax's examples/imagenet: 1. state, 2. the step,
+3. evaluation, 4. the loop (`train_and_evaluate(config, workdir)`: set-up,
+restore, loop, checkpoint, evaluate).
 
-Randomness is a pure function of (config.seed, step, device): the step folds
-the step number into the seed key, then the device index, then a stream id
-(noise injection, dropout, image pool). A resumed run draws the same numbers.
+Randomness is a pure function of (key, step, device): the step takes the key
+made from config.seed as an argument, folds in the step number, then the
+device index (`devices.step_key`), then a stream id (noise injection,
+dropout, image pool). A resumed run draws the same numbers.
 """
 
+import functools
 import hashlib
-import json
 import logging
 import math
 import os
-import platform
-import signal
-import subprocess
-import sys
 import time
 from typing import Any
 
@@ -27,16 +25,20 @@ import numpy as np
 import optax
 
 from jaxcolor import checkpoint as ckpt_lib
-from jaxcolor import config_utils
+from jaxcolor import color
+from jaxcolor import devices
+from jaxcolor import distributed
 from jaxcolor import logger as logger_lib
 from jaxcolor import losses
 from jaxcolor import metrics as metrics_lib
 from jaxcolor import models
+from jaxcolor import run_info
+from jaxcolor import stopping
 from jaxcolor.errors import UserError
 
 log = logging.getLogger(__name__)
 
-AXIS = "batch"
+AXIS = devices.AXIS
 _NOISE, _DROPOUT, _POOL = 0, 1, 2
 
 
@@ -94,38 +96,6 @@ def create_train_state(config) -> TrainState:
                     pool_count=np.zeros((), np.int32))
 
 
-def to_devices(stacked):
-  """Host arrays shaped (local_devices, ...) -> device arrays in the train step's layout.
-
-  Passing through a pmap over the same axis name gives exactly the sharding
-  the step returns, so the step compiles once, not again on its second call.
-  """
-  return jax.pmap(lambda t: t, axis_name=AXIS)(stacked)
-
-
-def replicate(tree):
-  """One copy per local device, in the layout the train step returns."""
-  if not jax.tree_util.tree_leaves(tree):
-    return tree  # pmap needs at least one array (e.g. no VGG params without a feature loss)
-  n = jax.local_device_count()
-  return to_devices(jax.tree_util.tree_map(
-      lambda x: np.broadcast_to(np.asarray(x), (n,) + np.shape(x)), tree))
-
-
-def local_values(x) -> np.ndarray:
-  """This process's slices of a pmapped output, (local_devices, ...) on the host.
-
-  With several processes the step's outputs span devices this process cannot
-  read; only its own shards are fetched.
-  """
-  return np.concatenate([np.asarray(s.data) for s in x.addressable_shards])
-
-
-def unreplicate(tree):
-  """The first local device's copy, as host numpy arrays."""
-  return jax.tree_util.tree_map(lambda x: np.asarray(x.addressable_shards[0].data)[0], tree)
-
-
 def params_digest(params) -> str:
   """sha256 of a parameter tree's bytes: equal digests mean bitwise-equal parameters."""
   h = hashlib.sha256()
@@ -140,7 +110,7 @@ def params_digest(params) -> str:
 # 2. The step.
 
 
-def _pool_query(images, count, items, key):
+def pool_query(images, count, items, key):
   """Image pool of past fakes (Shrivastava et al.; CycleGAN): per device.
 
   Until the pool is full each item is stored and passed through; then with
@@ -163,137 +133,136 @@ def _pool_query(images, count, items, key):
   return images, count, jnp.stack(outs).astype(items.dtype)
 
 
-def _pmean(tree):
-  # On one device the all-reduce would only copy every gradient (20 ms a step
-  # for the palette generator on CPU).
-  return tree if jax.lax.axis_size(AXIS) == 1 else jax.lax.pmean(tree, AXIS)
+def train_step(state: TrainState, batch, vgg_params, key, *, config, gen, disc, tx_g, tx_d):
+  """One GAN step on one device's batch (inside `jax.pmap(axis_name=devices.AXIS)`).
 
-
-def make_train_step(config, gen, disc, tx_g, tx_d):
-  """The per-device step; wrap it in jax.pmap(axis_name=AXIS)."""
+  `key` is the run's key (`jax.random.key(config.seed)`), the same on every
+  device; the step and the device index are folded into it here.
+  Returns (new state, scalars averaged over devices).
+  """
   m, l = config.model, config.loss
   feature_layers = tuple(l.feature_layers)
   vgg_dtype = models.compute_dtype(m.dtype)
+  key = devices.step_key(key, state.step)
+  rngs = {"noise": jax.random.fold_in(key, _NOISE),
+          "dropout": jax.random.fold_in(key, _DROPOUT)}
+  x = models.generator_input(m.hint, batch["sketch"], batch["hint"], batch.get("points"))
+  real = batch["image"]
 
-  def step_fn(state: TrainState, batch, vgg_params):
-    key = jax.random.fold_in(jax.random.key(config.seed), state.step)
-    key = jax.random.fold_in(key, jax.lax.axis_index(AXIS))
-    rngs = {"noise": jax.random.fold_in(key, _NOISE),
-            "dropout": jax.random.fold_in(key, _DROPOUT)}
-    x = models.generator_input(m.hint, batch["sketch"], batch["hint"], batch.get("points"))
-    real = batch["image"]
+  # The generator runs forward once; both updates use this one forward.
+  def g_forward(p):
+    return gen.apply({"params": p}, x, train=True, with_guides=True, rngs=rngs)
 
-    # The generator runs forward once; both updates use this one forward.
-    def g_forward(p):
-      return gen.apply({"params": p}, x, train=True, with_guides=True, rngs=rngs)
+  (fake, guides), g_vjp = jax.vjp(g_forward, state.g_params)  # guides: {} unless histogram
 
-    (fake, guides), g_vjp = jax.vjp(g_forward, state.g_params)  # guides: {} unless histogram
+  pool_images, pool_count = state.pool_images, state.pool_count
+  d_cond, d_fake = x, fake
+  if config.image_pool_size > 0:
+    pool_images, pool_count, pooled = pool_query(
+        pool_images, pool_count, jnp.concatenate([x, fake], -1),
+        jax.random.fold_in(key, _POOL))
+    d_cond, d_fake = pooled[..., :x.shape[-1]], pooled[..., x.shape[-1]:]
+  d_fake = jax.lax.stop_gradient(d_fake)
 
-    pool_images, pool_count = state.pool_images, state.pool_count
-    d_cond, d_fake = x, fake
-    if config.image_pool_size > 0:
-      pool_images, pool_count, pooled = _pool_query(
-          pool_images, pool_count, jnp.concatenate([x, fake], -1),
-          jax.random.fold_in(key, _POOL))
-      d_cond, d_fake = pooled[..., :x.shape[-1]], pooled[..., x.shape[-1]:]
-    d_fake = jax.lax.stop_gradient(d_fake)
+  # Spectral norm runs once per step; its vjp carries the gradient with respect
+  # to the normalised kernels back to the raw ones.
+  d_normed, sn_vjp, spectral = jax.vjp(
+      lambda d: models.normalized_discriminator_params(m, d, state.spectral, update=True),
+      state.d_params, has_aux=True)
 
-    # Spectral norm runs once per step; its vjp carries the gradient with respect
-    # to the normalised kernels back to the raw ones.
-    d_normed, sn_vjp, spectral = jax.vjp(
-        lambda d: models.normalized_discriminator_params(m, d, state.spectral, update=True),
-        state.d_params, has_aux=True)
+  def d_apply(p, condition, image):
+    return disc.apply({"params": p}, condition, image)
 
-    def d_apply(p, condition, image):
-      return disc.apply({"params": p}, condition, image)
+  # Real and fake go through D separately (GroupNorm is per example, so the
+  # logits are those of one joint call): the backward pass then skips the
+  # input gradient of the real half, and without a pool the fake forward
+  # also serves the generator's adversarial loss.
+  real_logits, real_vjp = jax.vjp(lambda p: d_apply(p, x, real), d_normed)
+  fake_logits, fake_vjp = jax.vjp(lambda p, f: d_apply(p, d_cond, f), d_normed, d_fake)
+  d_loss, (ct_real, ct_fake) = jax.value_and_grad(
+      lambda r, f: losses.d_adversarial(l.gan, r, f, l.real_label), argnums=(0, 1))(
+          real_logits, fake_logits)
+  (grad_real,) = real_vjp(ct_real)
+  grad_fake, _ = fake_vjp(ct_fake)
+  (d_grads,) = sn_vjp(jax.tree.map(jnp.add, grad_real, grad_fake))
+  d_real, d_fake_score = real_logits.mean(), fake_logits.mean()
 
-    # Real and fake go through D separately (GroupNorm is per example, so the
-    # logits are those of one joint call): the backward pass then skips the
-    # input gradient of the real half, and without a pool the fake forward
-    # also serves the generator's adversarial loss.
-    real_logits, real_vjp = jax.vjp(lambda p: d_apply(p, x, real), d_normed)
-    fake_logits, fake_vjp = jax.vjp(lambda p, f: d_apply(p, d_cond, f), d_normed, d_fake)
-    d_loss, (ct_real, ct_fake) = jax.value_and_grad(
-        lambda r, f: losses.d_adversarial(l.gan, r, f, l.real_label), argnums=(0, 1))(
-            real_logits, fake_logits)
-    (grad_real,) = real_vjp(ct_real)
-    grad_fake, _ = fake_vjp(ct_fake)
-    (d_grads,) = sn_vjp(jax.tree.map(jnp.add, grad_real, grad_fake))
-    d_real, d_fake_score = real_logits.mean(), fake_logits.mean()
+  if config.image_pool_size > 0:  # D judged pooled fakes; the generator needs its own
+    g_logits, g_logits_vjp = jax.vjp(lambda f: d_apply(d_normed, x, f), fake)
+    fake_input_vjp = lambda ct: g_logits_vjp(ct)[0]
+  else:
+    g_logits = fake_logits
+    fake_input_vjp = lambda ct: fake_vjp(ct)[1]
+  adv, ct_adv = jax.value_and_grad(lambda z: losses.g_adversarial(l.gan, z))(g_logits)
 
-    if config.image_pool_size > 0:  # D judged pooled fakes; the generator needs its own
-      g_logits, g_logits_vjp = jax.vjp(lambda f: d_apply(d_normed, x, f), fake)
-      fake_input_vjp = lambda ct: g_logits_vjp(ct)[0]
-    else:
-      g_logits = fake_logits
-      fake_input_vjp = lambda ct: fake_vjp(ct)[1]
-    adv, ct_adv = jax.value_and_grad(lambda z: losses.g_adversarial(l.gan, z))(g_logits)
+  def g_loss_fn(fake, guides):
+    rec = losses.l1(fake, real)
+    parts = {"g_adv": adv, "g_l1": rec}
+    content = rec
+    if guides:
+      parts["g_guide_gray"] = losses.l1(guides["gray"], color.luma(real)[..., None])
+      parts["g_guide_color"] = losses.l1(guides["color"], real)
+      content = (content + l.guide_gray * parts["g_guide_gray"] +
+                 l.guide_color * parts["g_guide_color"])
+    total = l.l1 * content
+    if l.feature > 0:
+      parts["g_feature"] = losses.feature_loss(vgg_params, fake, real, feature_layers,
+                                               vgg_dtype)
+      total = total + l.feature * parts["g_feature"]
+    if l.tv > 0:
+      parts["g_tv"] = losses.total_variation(fake)
+      total = total + l.tv * parts["g_tv"]
+    return total, parts
 
-    def g_loss_fn(fake, guides):
-      rec = losses.l1(fake, real)
-      parts = {"g_adv": adv, "g_l1": rec}
-      content = rec
-      if guides:
-        parts["g_guide_gray"] = losses.l1(guides["gray"], losses.grayscale(real))
-        parts["g_guide_color"] = losses.l1(guides["color"], real)
-        content = (content + l.guide_gray * parts["g_guide_gray"] +
-                   l.guide_color * parts["g_guide_color"])
-      total = l.l1 * content
-      if l.feature > 0:
-        parts["g_feature"] = losses.feature_loss(vgg_params, fake, real, feature_layers,
-                                                 vgg_dtype)
-        total = total + l.feature * parts["g_feature"]
-      if l.tv > 0:
-        parts["g_tv"] = losses.total_variation(fake)
-        total = total + l.tv * parts["g_tv"]
-      return total, parts
+  (g_rest, g_parts), (fake_ct, guides_ct) = jax.value_and_grad(
+      g_loss_fn, argnums=(0, 1), has_aux=True)(fake, guides)
+  g_loss = adv + g_rest
+  cotangents = (fake_ct + fake_input_vjp(ct_adv).astype(fake_ct.dtype), guides_ct)
+  (g_grads,) = g_vjp(cotangents)
 
-    (g_rest, g_parts), (fake_ct, guides_ct) = jax.value_and_grad(
-        g_loss_fn, argnums=(0, 1), has_aux=True)(fake, guides)
-    g_loss = adv + g_rest
-    cotangents = (fake_ct + fake_input_vjp(ct_adv).astype(fake_ct.dtype), guides_ct)
-    (g_grads,) = g_vjp(cotangents)
-
-    g_grads, d_grads = _pmean((g_grads, d_grads))
-    g_updates, g_opt_state = tx_g.update(g_grads, state.g_opt_state, state.g_params)
-    d_updates, d_opt_state = tx_d.update(d_grads, state.d_opt_state, state.d_params)
-    new_state = state.replace(
-        step=state.step + 1,
-        g_params=optax.apply_updates(state.g_params, g_updates),
-        d_params=optax.apply_updates(state.d_params, d_updates),
-        spectral=spectral, g_opt_state=g_opt_state, d_opt_state=d_opt_state,
-        pool_images=pool_images, pool_count=pool_count)
-    scalars = {"g_loss": g_loss, "d_loss": d_loss, "d_real": d_real, "d_fake": d_fake_score,
-               "g_grad_norm": optax.tree.norm(g_grads),
-               "d_grad_norm": optax.tree.norm(d_grads), **g_parts}
-    return new_state, _pmean(scalars)
-
-  return step_fn
+  g_grads, d_grads = devices.pmean((g_grads, d_grads))
+  g_updates, g_opt_state = tx_g.update(g_grads, state.g_opt_state, state.g_params)
+  d_updates, d_opt_state = tx_d.update(d_grads, state.d_opt_state, state.d_params)
+  new_state = state.replace(
+      step=state.step + 1,
+      g_params=optax.apply_updates(state.g_params, g_updates),
+      d_params=optax.apply_updates(state.d_params, d_updates),
+      spectral=spectral, g_opt_state=g_opt_state, d_opt_state=d_opt_state,
+      pool_images=pool_images, pool_count=pool_count)
+  scalars = {"g_loss": g_loss, "d_loss": d_loss, "d_real": d_real, "d_fake": d_fake_score,
+             "g_grad_norm": optax.tree.norm(g_grads),
+             "d_grad_norm": optax.tree.norm(d_grads), **g_parts}
+  return new_state, devices.pmean(scalars)
 
 
 def make_p_train_step(config, gen, disc):
+  """The pmapped `train_step`: call it as (state, batch, vgg_params, key) -> (state, scalars).
+
+  The state is donated; the key is broadcast to every device.
+  """
   tx_g, tx_d = make_optimizers(config)
-  step_fn = make_train_step(config, gen, disc, tx_g, tx_d)
-  return jax.pmap(step_fn, axis_name=AXIS, donate_argnums=(0,))
+  step = functools.partial(train_step, config=config, gen=gen, disc=disc, tx_g=tx_g, tx_d=tx_d)
+  return jax.pmap(step, axis_name=AXIS, in_axes=(0, 0, 0, None), donate_argnums=(0,))
 
 
 # --------------------------------------------------------------------------
 # 3. Evaluation.
 
 
+def eval_step(g_params, batch, *, config, gen):
+  """Deterministic (zero-noise) outputs and their per-image L1 / PSNR / SSIM."""
+  x = models.generator_input(config.model.hint, batch["sketch"], batch["hint"],
+                             batch.get("points"))
+  out = gen.apply({"params": g_params}, x, noise_mode="zero")
+  real = batch["image"]
+  per_image = {"l1": metrics_lib.l1(out, real), "psnr": metrics_lib.psnr(out, real),
+               "ssim": metrics_lib.ssim(out, real)}
+  return out, per_image
+
+
 def make_p_eval_step(config, gen):
-  """Deterministic (zero-noise) outputs and per-image L1 / PSNR / SSIM."""
-
-  def eval_fn(g_params, batch):
-    x = models.generator_input(config.model.hint, batch["sketch"], batch["hint"],
-                               batch.get("points"))
-    out = gen.apply({"params": g_params}, x, noise_mode="zero")
-    real = batch["image"]
-    per_image = {"l1": jnp.mean(jnp.abs(out - real), axis=(1, 2, 3)),
-                 "psnr": metrics_lib.psnr(out, real), "ssim": metrics_lib.ssim(out, real)}
-    return out, per_image
-
-  return jax.pmap(eval_fn, axis_name=AXIS)
+  """The pmapped `eval_step`: (g_params, batch) -> (outputs, per-image metrics)."""
+  return jax.pmap(functools.partial(eval_step, config=config, gen=gen), axis_name=AXIS)
 
 
 def evaluate_batches(p_eval, g_params, batches):
@@ -302,9 +271,9 @@ def evaluate_batches(p_eval, g_params, batches):
   for batch in batches:
     mask = batch["mask"]
     out, per_image = p_eval(g_params, {k: v for k, v in batch.items() if k != "mask"})
-    per_image = jax.tree_util.tree_map(local_values, per_image)
+    per_image = jax.tree_util.tree_map(devices.local_values, per_image)
     if first is None:
-      out = local_values(out)
+      out = devices.local_values(out)
       first = out.reshape((-1,) + out.shape[2:])
     for k, v in per_image.items():
       sums[k] = sums.get(k, 0.0) + float(np.sum(np.asarray(v) * mask))
@@ -323,79 +292,11 @@ def ensure_dataset(config, data_dir):
     kwargs = dict(config.data.builder_kwargs.to_dict()) if config.data.builder_kwargs else {}
     if jax.process_index() == 0:
       builders.build_dataset("synthetic_cels", data_dir, **kwargs)
-    _sync("dataset_built")
+    distributed.barrier("dataset_built")
 
 
-def _sync(name, timeout_s: int = 3600):
-  """Waits for every process at the coordination service.
-
-  Not a device collective: gloo gives a collective 30 s for all processes to
-  arrive, too short when one process builds a dataset or compiles longer.
-  """
-  if jax.process_count() > 1:
-    from jax._src import distributed  # pylint: disable=g-import-not-at-top
-    distributed.global_state.client.wait_at_barrier(f"jaxcolor_{name}", timeout_s * 1000)
-
-
-def _git_commit():
-  try:
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    out = subprocess.run(["git", "-C", root, "rev-parse", "HEAD"], capture_output=True,
-                         text=True, timeout=5, check=False)
-    dirty = subprocess.run(["git", "-C", root, "status", "--porcelain"], capture_output=True,
-                           text=True, timeout=5, check=False)
-    return out.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "") or None
-  except (OSError, subprocess.SubprocessError):
-    return None
-
-
-def write_run_info(config, workdir):
-  from importlib import metadata  # pylint: disable=g-import-not-at-top
-  versions = {}
-  for pkg in ("jax", "jaxlib", "flax", "optax", "orbax-checkpoint", "grain", "numpy",
-              "tensorflow-datasets", "scikit-learn", "pillow", "ml-collections"):
-    try:
-      versions[pkg] = metadata.version(pkg)
-    except metadata.PackageNotFoundError:
-      versions[pkg] = None
-  info = {"seed": config.seed, "git_commit": _git_commit(), "python": sys.version.split()[0],
-          "platform": platform.platform(), "packages": versions,
-          "devices": [str(d) for d in jax.devices()], "process_count": jax.process_count(),
-          "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-  os.makedirs(workdir, exist_ok=True)
-  with open(os.path.join(workdir, "config.json"), "w") as f:
-    f.write(config_utils.to_json(config))
-  with open(os.path.join(workdir, "run_info.json"), "w") as f:
-    json.dump(info, f, indent=2)
-
-
-class _StopSignal:
-  """SIGTERM / SIGINT ask the loop to save and stop at the next step boundary."""
-
-  def __init__(self):
-    self.received = None
-    self._previous = {}
-
-  def __enter__(self):
-    for sig in (signal.SIGTERM, signal.SIGINT):
-      try:
-        self._previous[sig] = signal.signal(sig, self._handle)
-      except ValueError:  # not the main thread: leave signals alone
-        pass
-    return self
-
-  def _handle(self, signum, frame):
-    del frame
-    if self.received is not None and signum == signal.SIGINT:
-      raise KeyboardInterrupt  # a second Ctrl-C stops at once
-    self.received = signal.Signals(signum).name
-
-  def __exit__(self, *exc):
-    for sig, handler in self._previous.items():
-      signal.signal(sig, handler)
-
-
-def _check_finite(step, scalars, last_good):
+def check_finite(step, scalars, last_good):
+  """Raises TrainingDiverged, naming the step and the loss, if any scalar is NaN or inf."""
   # Name the total losses first: a NaN there is what the user should read.
   for name, value in sorted(scalars.items(), key=lambda kv: not kv[0].endswith("_loss")):
     if not math.isfinite(float(value)):
@@ -413,30 +314,47 @@ def num_train_steps(config, train_size: int) -> int:
   return int(config.num_epochs) * (train_size // global_batch)
 
 
-def _vgg_params(config):
+def load_vgg_params(config):
+  """The frozen VGG16 of the feature loss (host arrays); {} when the loss is off."""
   if config.loss.feature <= 0:
     return {}
   from jaxcolor.models import vgg  # pylint: disable=g-import-not-at-top
   return vgg.load_vgg16_params(config.loss.vgg_weights or None)
 
 
-def train_and_evaluate(config, workdir: str, *, progress=None) -> dict:
-  """Trains `config` in `workdir`, resuming from its latest checkpoint if any.
-
-  Returns the last logged scalars (host floats), with "step".
-  """
-  from jaxcolor.data import build, pipeline  # pylint: disable=g-import-not-at-top
-
-  workdir = os.path.abspath(workdir)
-  is_main = jax.process_index() == 0
-  show_progress = config.progress_bar if progress is None else progress
+def check_config(config):
   if config.image_size % models.model_stride(config.model):
     raise UserError(f"config.image_size {config.image_size} is not divisible by the model's "
                     f"stride {models.model_stride(config.model)}")
-  if is_main:
-    write_run_info(config, workdir)
 
-  data_dir = build.data_dir_of(config)
+
+class _Periodic:
+  """Which periodic actions fall on `step` (each every `config.<name>_every_steps`)."""
+
+  NAMES = ("log", "sample", "eval", "checkpoint")
+
+  def __init__(self, config, total_steps):
+    self.every = {n: config[f"{n}_every_steps"] for n in self.NAMES}
+    self.total = total_steps
+
+  def __call__(self, step):
+    return {n: step % every == 0 or step == self.total for n, every in self.every.items()}
+
+
+def train_and_evaluate(config, workdir: str, *, progress=None) -> dict:
+  """Trains `config` in `workdir`, resuming from its latest checkpoint if any.
+
+  Returns the last logged scalars (host floats), with "step" and "params_sha256".
+  """
+  from jaxcolor.data import builders, pipeline  # pylint: disable=g-import-not-at-top
+
+  # Set-up: run info, data, model, steps.
+  check_config(config)
+  workdir = os.path.abspath(workdir)
+  is_main = jax.process_index() == 0
+  if is_main:
+    run_info.write(config, workdir)
+  data_dir = builders.data_dir_of(config)
   ensure_dataset(config, data_dir)
   train_iter = pipeline.make_train_loader(
       config, data_dir=data_dir, process_index=jax.process_index(),
@@ -445,41 +363,42 @@ def train_and_evaluate(config, workdir: str, *, progress=None) -> dict:
       config, data_dir=data_dir, split="val", num_examples=config.num_eval_examples,
       local_device_count=jax.local_device_count())
   total_steps = num_train_steps(config, len(pipeline.load_source(config, "train", data_dir)))
-
   gen = models.make_generator(config.model)
   disc = models.make_discriminator(config.model)
-  host_state = create_train_state(config)
+  p_train_step = make_p_train_step(config, gen, disc)
+  p_eval_step = make_p_eval_step(config, gen)
+  vgg_params = devices.replicate(load_vgg_params(config))
+  rng = jax.random.key(config.seed)
+
+  # Restore, or start from the seed's initial state.
   manager = ckpt_lib.make_manager(workdir, config)
   start_step = 0
   if manager.latest_step() is not None:
-    host_state, start_step = ckpt_lib.restore_train_state(manager, host_state, train_iter)
+    state, start_step = ckpt_lib.restore_train_state(manager, create_train_state(config),
+                                                     train_iter)
     log.info("resumed from step %d", start_step)
-    state = host_state
   else:
-    state = replicate(host_state)
-  del host_state
+    state = devices.replicate(create_train_state(config))
 
-  p_train_step = make_p_train_step(config, gen, disc)
-  p_eval_step = make_p_eval_step(config, gen)
-  vgg_params = replicate(_vgg_params(config))
   first_batch = None
   if jax.process_count() > 1 and start_step < total_steps:
     # Compile (into jax's cache) before the first collective, then meet:
     # processes that finish compiling at different times would miss gloo's
     # 30 s rendezvous.
     first_batch = next(train_iter)
-    p_train_step.lower(state, first_batch, vgg_params).compile()
-    _sync("compiled")
-  writer = logger_lib.MetricWriter(workdir, enabled=is_main)
-  images_per_step = config.per_device_batch_size * jax.device_count()
+    p_train_step.lower(state, first_batch, vgg_params, rng).compile()
+    distributed.barrier("compiled")
 
+  writer = logger_lib.MetricWriter(workdir, enabled=is_main)
   bar = None
-  if show_progress and is_main:
+  if (config.progress_bar if progress is None else progress) and is_main:
     from tqdm import tqdm  # pylint: disable=g-import-not-at-top
     bar = tqdm(total=total_steps, initial=start_step, unit="step", dynamic_ncols=True)
 
-  def save(step, metrics):
-    ckpt_lib.save_train_state(manager, step, state, train_iter, metrics)
+  def validate(step):
+    val, outputs = evaluate_batches(p_eval_step, state.g_params, eval_batches)
+    writer.scalars(step, val)
+    return val, outputs
 
   def write_samples(step, outputs):
     from jaxcolor.data import images  # pylint: disable=g-import-not-at-top
@@ -490,22 +409,19 @@ def train_and_evaluate(config, workdir: str, *, progress=None) -> dict:
     images.save_image(grid, os.path.join(workdir, "samples", f"step_{step:07d}.png"))
     writer.image(step, "samples", grid)
 
-  def validate(step):
-    val, outputs = evaluate_batches(p_eval_step, state.g_params, eval_batches)
-    writer.scalars(step, val)
-    return val, outputs
-
   def fetch(step, scalars):
-    host = jax.tree_util.tree_map(lambda x: local_values(x)[0], scalars)
-    _check_finite(step, host, last_good)
+    host = jax.tree_util.tree_map(lambda x: devices.local_values(x)[0], scalars)
+    check_finite(step, host, last_good)
     return host
 
+  # The loop.
+  periodic = _Periodic(config, total_steps)
+  images_per_step = config.per_device_batch_size * jax.device_count()
   last = {"step": start_step}
-  last_good = manager.latest_step()
-  saved_step = last_good
+  last_good = saved_step = manager.latest_step()
   window_start, window_steps = time.time(), 0
   step, pending = start_step, None
-  with _StopSignal() as stop:
+  with stopping.StopSignal() as stop:
     while step < total_steps:
       try:
         batch = first_batch if first_batch is not None else next(train_iter)
@@ -513,7 +429,7 @@ def train_and_evaluate(config, workdir: str, *, progress=None) -> dict:
       except StopIteration:
         log.warning("the data ran out at step %d", step)
         break
-      state, scalars = p_train_step(state, batch, vgg_params)
+      state, scalars = p_train_step(state, batch, vgg_params, rng)
       step += 1
       window_steps += 1
       # The previous step's losses are checked while this one runs: NaN is
@@ -521,10 +437,9 @@ def train_and_evaluate(config, workdir: str, *, progress=None) -> dict:
       if pending is not None:
         fetch(*pending)
       pending = (step, scalars)
-      periodic = {n: step % config[f"{n}_every_steps"] == 0 or step == total_steps
-                  for n in ("log", "sample", "eval", "checkpoint")}
-      stopping = stop.received is not None
-      if periodic["log"]:
+      due = periodic(step)
+      stopping_now = stop.received is not None
+      if due["log"]:
         host = fetch(step, scalars)
         elapsed = time.time() - window_start
         host = dict(host, images_per_second=window_steps * images_per_step / elapsed,
@@ -537,17 +452,18 @@ def train_and_evaluate(config, workdir: str, *, progress=None) -> dict:
                           l1=f"{host['g_l1']:.3f}", ips=f"{host['images_per_second']:.1f}")
       if bar is not None:
         bar.update(1)
-      if periodic["eval"] or periodic["sample"] or periodic["checkpoint"] or stopping:
+      # Evaluate, write samples and checkpoint.
+      if due["eval"] or due["sample"] or due["checkpoint"] or stopping_now:
         fetch(step, scalars)
         pending = None
         val, outputs = validate(step)
         last.update(val)
-        if periodic["sample"] and is_main:
+        if due["sample"] and is_main:
           write_samples(step, outputs)
-        if periodic["checkpoint"] or stopping:
-          save(step, val)
+        if due["checkpoint"] or stopping_now:
+          ckpt_lib.save_train_state(manager, step, state, train_iter, val)
           last_good = saved_step = step
-      if stopping:
+      if stopping_now:
         manager.wait_until_finished()
         writer.flush()
         log.warning("%s: saved step %d; run the same command to resume", stop.received, step)
@@ -556,13 +472,15 @@ def train_and_evaluate(config, workdir: str, *, progress=None) -> dict:
     fetch(*pending)
   if bar is not None:
     bar.close()
+
+  # A run that stopped between checkpoints (the data ran out) still ends saved.
   if saved_step != step and step > start_step:
     val, _ = validate(step)
     last.update(val)
-    save(step, val)
+    ckpt_lib.save_train_state(manager, step, state, train_iter, val)
   manager.wait_until_finished()
   manager.close()
   writer.close()
   last["step"] = step
-  last["params_sha256"] = params_digest(unreplicate(state.g_params))
+  last["params_sha256"] = params_digest(devices.unreplicate(state.g_params))
   return last

@@ -13,6 +13,8 @@ import jax.numpy as jnp
 import numpy as np
 from flax import traverse_util
 
+from jaxcolor import cpu_paths
+
 PyTree = Any
 
 
@@ -21,13 +23,16 @@ def is_conv_kernel(path: tuple[str, ...], leaf) -> bool:
   return path[-1] == "kernel" and getattr(leaf, "ndim", 0) == 4
 
 
-def standardize_kernel(kernel: jax.Array, eps: float = 1e-5) -> jax.Array:
+def standardize_kernel(kernel: jax.Array, eps: float = 1e-5, cpu: bool | None = None) -> jax.Array:
   """Per output channel: subtract the mean over (kh, kw, in), divide by std + eps."""
   # As a (kh*kw*in, out) matrix. XLA:CPU turns long reductions into reduce-windows,
   # and one over several axes (kh, kw, in) runs 2-4x slower than over one axis; the
-  # barrier stops XLA from folding the reshape back into a multi-axis reduction.
+  # barrier (CPU form, `cpu_paths`) stops XLA from folding the reshape back into a
+  # multi-axis reduction.
   shape = kernel.shape
-  k = jax.lax.optimization_barrier(kernel.reshape(-1, shape[-1]))
+  k = kernel.reshape(-1, shape[-1])
+  if cpu_paths.enabled() if cpu is None else cpu:
+    k = jax.lax.optimization_barrier(k)
   n = k.shape[0]
   mean = jnp.mean(k, axis=0, keepdims=True)
   centred = k - mean

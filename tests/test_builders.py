@@ -12,7 +12,9 @@ import numpy as np
 from PIL import Image
 import pytest
 
+from jaxcolor import cli
 from jaxcolor.data import builders
+from jaxcolor.data import images
 from jaxcolor.data import synthetic
 from jaxcolor.errors import UserError
 
@@ -241,7 +243,7 @@ def test_folder_examples_and_stable_split(folder, folder_built):
         np.testing.assert_array_equal(ex["image"][0, 0], [255, 255, 255])
         assert ex["image"][16, 16, 0] > 150 and ex["image"][16, 16, 1] < 80
       elif name == "a.png":
-        np.testing.assert_array_equal(ex["image"], builders.center_square(good[name], 32))
+        np.testing.assert_array_equal(ex["image"], images.center_square(good[name], 32))
   assert set(seen) == set(good)
   # The split depends only on the relative path, so new files never move old ones.
   assert seen == {n: builders.split_of(n, 30) for n in good}
@@ -293,19 +295,17 @@ def test_synthetic_deterministic(tmp_path):
 
 
 def test_cli_build(tmp_path, capsys, monkeypatch):
-  import argparse
-  from jaxcolor.data import build
+  from jaxcolor.data import build_command
   monkeypatch.setenv("JAXCOLOR_DATA_DIR", str(tmp_path))
-  parser = argparse.ArgumentParser()
-  build.add_arguments(parser)
-  args = parser.parse_args(["synthetic_cels", "--num-train", "3", "--num-val", "2",
-                            "--resolution", "32", "--workers", "0"])
-  assert build.run(args) == 0
+  parse = lambda argv: cli.parse_args(["data", "build", *argv])[0]
+  args = parse(["synthetic_cels", "--num-train", "3", "--num-val", "2",
+                "--resolution", "32", "--workers", "0"])
+  assert build_command.run(args) == 0
   assert capsys.readouterr().out.strip().splitlines()[-1] == (
       "wrote 3 train, 2 val examples; skipped 0 files")
   assert (tmp_path / "synthetic_cels" / "r32_n3_2").is_dir()
   with pytest.raises(UserError, match="--num-train does not apply"):
-    build.run(parser.parse_args(["image_folder", "--folder", str(tmp_path), "--num-train", "3"]))
+    build_command.run(parse(["image_folder", "--folder", str(tmp_path), "--num-train", "3"]))
 
 
 def test_config_names():

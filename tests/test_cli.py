@@ -1,4 +1,9 @@
-"""The `jaxcolor` command end to end, in subprocesses, on the trained tiny model."""
+"""The `jaxcolor` command on the trained micro model (configs/micro.py).
+
+In subprocesses where a fresh process is the point (help without JAX, the
+compile cache across commands, SIGTERM, one full colorize round trip); the
+rest in-process through `cli.main`, which is what the command runs.
+"""
 
 import json
 import os
@@ -17,6 +22,25 @@ def jaxcolor(*args, cwd=None, **env_vars):
              XLA_FLAGS="--xla_force_host_platform_device_count=1", **env_vars)
   return subprocess.run([sys.executable, "-m", "jaxcolor", *map(str, args)], cwd=cwd or ROOT,
                         env=env, capture_output=True, text=True, timeout=600)
+
+
+class _Result:
+  def __init__(self, returncode, stdout, stderr):
+    self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
+
+
+@pytest.fixture
+def run_cli(capsys):
+  """`jaxcolor ARGS` in this process, as the command runs it: a result like subprocess's."""
+  from jaxcolor import cli  # pylint: disable=g-import-not-at-top
+
+  def run(*args):
+    capsys.readouterr()
+    code = cli.main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return _Result(code, out, err)
+
+  return run
 
 
 def _one_line_error(result, code=2):
@@ -41,13 +65,40 @@ def inputs(tmp_path_factory):
   return d
 
 
-def test_help_lists_every_command():
-  result = jaxcolor("--help")
-  assert result.returncode == 0
-  for command in ("demo", "train", "colorize", "palette", "evaluate", "data", "bench"):
-    assert command in result.stdout
-  for command in ("train", "colorize", "evaluate", "bench", "palette"):
-    assert jaxcolor(command, "--help").returncode == 0
+COMMANDS = (("demo",), ("train",), ("colorize",), ("palette",), ("serve",), ("evaluate",),
+            ("data", "build"), ("data", "starter"), ("export",), ("bench",))
+
+_HELP_SCRIPT = """
+import contextlib, io, json, sys
+from jaxcolor import cli
+out = {}
+for argv in json.loads(sys.argv[1]):
+  text = io.StringIO()
+  with contextlib.redirect_stdout(text):
+    try:
+      cli.main(argv + ["--help"])
+    except SystemExit as e:
+      code = e.code
+  out[" ".join(argv)] = {"code": code, "text": text.getvalue()}
+heavy = ("jax", "jaxlib", "numpy", "tensorflow", "tensorflow_datasets", "grain", "flax")
+out["imported"] = [m for m in heavy if m in sys.modules]
+print(json.dumps(out))
+"""
+
+
+def test_help_of_every_command_imports_no_jax():
+  argvs = [[]] + [list(c) for c in COMMANDS]
+  result = subprocess.run([sys.executable, "-c", _HELP_SCRIPT, json.dumps(argvs)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120, check=True)
+  out = json.loads(result.stdout)
+  assert out.pop("imported") == []
+  for argv in argvs:
+    entry = out[" ".join(argv)]
+    assert entry["code"] == 0 and "usage: jaxcolor" in entry["text"], (argv, entry)
+  for command in COMMANDS:
+    assert command[0] in out[""]["text"]
+  # The module docstrings are the commands' descriptions.
+  assert "Routes:" in out["serve"]["text"] and "Examples:" in out["data build"]["text"]
 
 
 def test_colorize_round_trip_keeps_odd_size(trained_run, inputs, tmp_path):
@@ -86,35 +137,40 @@ def test_a_rerun_loads_the_compiled_generator_from_the_compile_cache(trained_run
   np.testing.assert_array_equal(first, second)
 
 
-def test_colorize_batch_skips_bad_file_and_reports_it(trained_run, inputs, tmp_path):
+def test_colorize_batch_skips_bad_file_and_reports_it(trained_run, inputs, tmp_path, run_cli):
   workdir, _ = trained_run
-  result = jaxcolor("colorize", inputs / "odd.png", inputs / "broken.png", "--palette",
+  result = run_cli("colorize", inputs / "odd.png", inputs / "broken.png", "--palette",
                     "#123456", "--checkpoint", workdir, "--out", tmp_path)
   assert result.returncode == 1
   assert "broken.png" in result.stderr and "Traceback" not in result.stderr
   assert (tmp_path / "odd_color.png").exists()
 
 
-def test_user_mistakes_are_one_line_errors(trained_run, inputs, tmp_path):
+def test_user_mistakes_are_one_line_errors(trained_run, inputs, tmp_path, run_cli):
   workdir, _ = trained_run
-  line = _one_line_error(jaxcolor("colorize", inputs / "odd.png", "--palette", "#12345g",
-                                  "--checkpoint", workdir, "--out", tmp_path))
+  line = _one_line_error(run_cli("colorize", inputs / "odd.png", "--palette", "#12345g",
+                                 "--checkpoint", workdir, "--out", tmp_path))
   assert "#12345g" in line
-  line = _one_line_error(jaxcolor("colorize", inputs / "odd.png", "--palette", "#123456",
-                                  "--checkpoint", tmp_path / "nowhere"))
+  line = _one_line_error(run_cli("colorize", inputs / "odd.png", "--palette", "#123456",
+                                 "--checkpoint", tmp_path / "nowhere"))
   assert "nowhere" in line
-  line = _one_line_error(jaxcolor("colorize", inputs / "odd.png", "--palette", "#123456",
-                                  "--checkpoint", workdir, "--step", 3))
+  line = _one_line_error(run_cli("colorize", inputs / "odd.png", "--palette", "#123456",
+                                 "--checkpoint", workdir, "--step", 3))
   assert "step 3" in line and "2, 4" in line
-  line = _one_line_error(jaxcolor("train", "--config", "configs/tiny.py", "--workdir", tmp_path,
-                                  "--config.model.widthz=(1,)"))
+  line = _one_line_error(run_cli("colorize", inputs / "odd.png", "--palette", "#123456",
+                                 "--checkpoint", workdir, "--step", 2, "--best"))
+  assert "--step" in line and "--best" in line
+  line = _one_line_error(run_cli("train", "--config", ROOT + "/configs/micro.py", "--workdir",
+                                 tmp_path, "--config.model.widthz=(1,)"))
   assert "model.widthz" in line and "model.widths" in line
-  line = _one_line_error(jaxcolor("train", "--config", "configs/nope.py", "--workdir", tmp_path))
+  line = _one_line_error(run_cli("train", "--config", "configs/nope.py", "--workdir", tmp_path))
   assert "configs/nope.py" in line
+  line = _one_line_error(run_cli("palette", inputs / "ref.jpg", "--config.seed=1"))
+  assert "palette takes no --config" in line
 
 
-def test_palette_command_prints_hex_usable_as_palette(inputs, tmp_path):
-  result = jaxcolor("palette", inputs / "ref.jpg", "--out", tmp_path / "swatch.png")
+def test_palette_command_prints_hex_usable_as_palette(inputs, tmp_path, run_cli):
+  result = run_cli("palette", inputs / "ref.jpg", "--out", tmp_path / "swatch.png")
   assert result.returncode == 0, result.stderr
   first = result.stdout.strip().splitlines()[0]
   colours = first.split(",")
@@ -122,10 +178,10 @@ def test_palette_command_prints_hex_usable_as_palette(inputs, tmp_path):
   assert Image.open(tmp_path / "swatch.png").size[0] > 0
 
 
-def test_evaluate_writes_report_with_baselines(trained_run, tmp_path):
+def test_evaluate_writes_report_with_baselines(trained_run, tmp_path, run_cli):
   workdir, _ = trained_run
   report_path = tmp_path / "report.json"
-  result = jaxcolor("evaluate", "--checkpoint", workdir, "--num", 4, "--out", report_path,
+  result = run_cli("evaluate", "--checkpoint", workdir, "--num", 4, "--out", report_path,
                     "--sheet", tmp_path / "sheet.png", "--no-perceptual")
   assert result.returncode == 0, result.stderr[-3000:]
   report = json.loads(report_path.read_text())
@@ -139,7 +195,7 @@ def test_sigterm_saves_a_checkpoint_and_the_rerun_resumes(synthetic_data_dir, tm
   import signal  # pylint: disable=g-import-not-at-top
   import time  # pylint: disable=g-import-not-at-top
   from conftest import SYNTHETIC_SIZES  # pylint: disable=g-import-not-at-top
-  args = ["-m", "jaxcolor", "train", "--config", "configs/tiny.py", "--workdir", tmp_path,
+  args = ["-m", "jaxcolor", "train", "--config", "configs/micro.py", "--workdir", tmp_path,
           "--no-progress", "--config.num_train_steps=1000", "--config.per_device_batch_size=1",
           "--config.log_every_steps=1", "--config.checkpoint_every_steps=1000",
           "--config.num_eval_examples=2", f"--config.data.data_dir={synthetic_data_dir}",

@@ -1,25 +1,26 @@
-"""Evaluation on a tiny random model: report keys, finite numbers, baselines, contact sheet."""
+"""Evaluation on a micro random model: report keys, finite numbers, baselines, contact sheet."""
 
-import argparse
 import json
 import math
 
-import jax
 import numpy as np
 import pytest
 from PIL import Image
 
-from configs import tiny
+from conftest import config_module
+from jaxcolor import cli
+from jaxcolor import color as color_lib
 from jaxcolor import evaluate
 from jaxcolor import hints
 from jaxcolor import infer
 from jaxcolor import models
 from jaxcolor.data import builders
-from jaxcolor.data import images
 from jaxcolor.data import synthetic
 from jaxcolor.models import vgg
 
-SIZE = 64
+micro = config_module("micro")
+
+SIZE = 32
 DATA_KWARGS = {"num_train": 1, "num_val": 4, "resolution": SIZE}
 SELF_METRICS = {"psnr", "ssim", "l1", "vgg_perceptual", "colourfulness"}
 
@@ -30,7 +31,7 @@ def random_params(model_config):
 
 @pytest.fixture(scope="module")
 def colorizer():
-  config = tiny.get_config("palette")
+  config = micro.get_config("palette")
   config.data.builder_kwargs = dict(DATA_KWARGS)
   return infer.Colorizer(config, random_params(config.model), step=7, source="fake/workdir")
 
@@ -47,15 +48,15 @@ def data_dir(tmp_path_factory):
   return d
 
 
-def _hand_batches(n=4, per_batch=2):
+def _hand_batches(n=4, per_batch=2, size=SIZE):
   """Batches laid out like pipeline.make_eval_batches (leading axes (1, B)), no mask."""
   examples = []
   for i in range(n):
-    color, sketch = synthetic.draw_cel(synthetic.example_seed("val", i), size=SIZE)
-    examples.append({"sketch": images.to_float(sketch)[..., None],
-                     "image": images.to_float(color),
-                     "reference": images.to_float(color),
-                     "hint": hints.colors_to_float(hints.compute_hint("palette", color))})
+    color, sketch = synthetic.draw_cel(synthetic.example_seed("val", i), size=size)
+    examples.append({"sketch": color_lib.to_float(sketch)[..., None],
+                     "image": color_lib.to_float(color),
+                     "reference": color_lib.to_float(color),
+                     "hint": color_lib.to_float(hints.compute_hint("palette", color))})
   return [{k: np.stack([e[k] for e in examples[s:s + per_batch]])[None] for k in examples[0]}
           for s in range(0, n, per_batch)]
 
@@ -121,10 +122,8 @@ def test_flat_fill_baseline():
 
 
 def test_run_writes_report_and_sheet(colorizer, data_dir, tmp_path, capsys):
-  parser = argparse.ArgumentParser()
-  evaluate.add_arguments(parser)
   out, sheet = tmp_path / "r" / "report.json", tmp_path / "sheet.png"
-  args = parser.parse_args(["--checkpoint", "unused", "--data-dir", str(data_dir), "--num", "4",
+  args, _ = cli.parse_args(["evaluate", "--checkpoint", "unused", "--data-dir", str(data_dir), "--num", "4",
                             "--batch-size", "2", "--out", str(out), "--sheet", str(sheet)])
   assert evaluate.run(args, colorizer=colorizer) == 0
   report = json.loads(out.read_text())
@@ -140,7 +139,7 @@ def test_run_writes_report_and_sheet(colorizer, data_dir, tmp_path, capsys):
   following = report["modes"]["reference_following"]["metrics"]
   assert set(following) == set(evaluate.METHODS)
   assert all(0.0 <= v["share"] <= 1.0 for v in following.values())
-  assert "colour_points" not in report["modes"]  # the tiny model takes no points
+  assert "colour_points" not in report["modes"]  # the micro model takes no points
   self_ref.pop("ground_truth")
   assert set(self_ref["model"]) == SELF_METRICS
   assert _all_finite(self_ref) and _all_finite(shuffled)
@@ -154,7 +153,8 @@ def test_run_writes_report_and_sheet(colorizer, data_dir, tmp_path, capsys):
 
 def _grey_and_colour_batches(n=6):
   """Self and shuffled batches of colourful cels (own and deranged references)."""
-  own = _hand_batches(n, per_batch=n)
+  # 64 px: at 32 the cels are mostly outline, too little fill to tell colours apart.
+  own = _hand_batches(n, per_batch=n, size=64)
   other = {k: v.copy() for k, v in own[0].items()}
   perm = np.roll(np.arange(n), 1)
   other["reference"] = own[0]["reference"][:, perm]
@@ -217,8 +217,6 @@ def test_colourfulness_metric():
 
 
 def test_run_usage_errors(colorizer):
-  parser = argparse.ArgumentParser()
-  evaluate.add_arguments(parser)
-  args = parser.parse_args(["--checkpoint", "x", "--step", "3", "--best"])
+  args, _ = cli.parse_args(["evaluate", "--checkpoint", "x", "--step", "3", "--best"])
   with pytest.raises(evaluate.UserError, match="--step"):
     evaluate.run(args, colorizer=colorizer)

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from jaxcolor import color
 from jaxcolor import hints
 from jaxcolor.errors import UserError
 
@@ -119,9 +120,9 @@ def test_palette_lab_keeps_dark_colours_apart():
 
 
 def test_rgb_lab_round_trip():
-  np.testing.assert_allclose(hints.rgb_to_lab([255, 255, 255]), [100, 0, 0], atol=0.01)
+  np.testing.assert_allclose(color.rgb_to_lab([255, 255, 255]), [100, 0, 0], atol=0.01)
   c = np.random.default_rng(0).integers(0, 256, (100, 3))
-  np.testing.assert_allclose(hints.lab_to_rgb(hints.rgb_to_lab(c)), c, atol=1e-6)
+  np.testing.assert_allclose(color.lab_to_rgb(color.rgb_to_lab(c)), c, atol=1e-6)
 
 
 def test_palette_bad_arguments():
@@ -149,9 +150,9 @@ def test_parse_palette():
 
 def test_float_uint8_round_trip():
   c = np.arange(256, dtype=np.uint8)
-  f = hints.colors_to_float(c)
+  f = color.to_float(c)
   assert f.dtype == np.float32 and f.min() == -1.0 and f.max() == 1.0
-  np.testing.assert_array_equal(hints.colors_to_uint8(f), c)
+  np.testing.assert_array_equal(color.to_uint8(f), c)
 
 
 def test_hint_planes_layout_numpy_and_jax_agree():

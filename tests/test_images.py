@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from jaxcolor import color
 from jaxcolor.data import images
 from jaxcolor.errors import ImageError, UserError
 
@@ -164,9 +165,9 @@ def test_save_image_atomic_and_protected(tmp_path):
 
 def test_float_conversions():
   u = np.arange(256, dtype=np.uint8)
-  f = images.to_float(u)
+  f = color.to_float(u)
   assert f.dtype == np.float32 and f[0] == -1.0 and f[-1] == 1.0
-  np.testing.assert_array_equal(images.to_uint8(f), u)
-  np.testing.assert_array_equal(images.to_uint8(np.array([-3.0, 3.0])), [0, 255])
+  np.testing.assert_array_equal(color.to_uint8(f), u)
+  np.testing.assert_array_equal(color.to_uint8(np.array([-3.0, 3.0])), [0, 255])
   assert isinstance(images.encode_png(np.zeros((2, 2), np.uint8)), bytes)
   assert io.BytesIO(images.encode_png(np.zeros((2, 2, 4), np.uint8))).read(4) == b"\x89PNG"

@@ -3,18 +3,21 @@
 Params are the tiny model's initial parameters: random weights are all these tests need.
 """
 
-import argparse
 
 import jax
 import numpy as np
 import pytest
 from PIL import Image
 
-from configs import tiny
+from conftest import config_module
+from jaxcolor import cli
+from jaxcolor import hints
 from jaxcolor import infer
 from jaxcolor import models
 from jaxcolor.data import images
 from jaxcolor.errors import UserError
+
+tiny = config_module("tiny")
 
 
 def random_params(model_config, size=64, seed=0, noise_weight=0.0):
@@ -127,7 +130,7 @@ def test_palette_and_reference(colorizer, tmp_path):
 
 
 def test_palette_from_text_is_sorted_and_cycled():
-  colors = infer.palette_from_text("#ffffff,#000")
+  colors = hints.palette_from_text("#ffffff,#000")
   assert colors.shape == (9, 3)
   np.testing.assert_array_equal(colors[0], [0, 0, 0])
   np.testing.assert_array_equal(colors[1], [255, 255, 255])
@@ -220,9 +223,7 @@ def test_from_checkpoint(config, tmp_path):
 
 
 def _colorize_args(argv):
-  parser = argparse.ArgumentParser()
-  infer.add_colorize_arguments(parser)
-  return parser.parse_args(argv)
+  return cli.parse_args(["colorize", *argv])[0]
 
 
 def test_cli_batch_folder_with_corrupt_file(colorizer, tmp_path, capsys):
@@ -283,9 +284,7 @@ def test_cli_usage_errors(colorizer, tmp_path):
 
 
 def _palette_args(argv):
-  parser = argparse.ArgumentParser()
-  infer.add_palette_arguments(parser)
-  return parser.parse_args(argv)
+  return cli.parse_args(["palette", *argv])[0]
 
 
 def test_palette_command(tmp_path, capsys):
@@ -296,7 +295,7 @@ def test_palette_command(tmp_path, capsys):
   lines = capsys.readouterr().out.strip().splitlines()
   assert len(lines) == 1 and len(lines[0].split(",")) == 9
   # Directly usable with --palette.
-  assert infer.palette_from_text(lines[0]).shape == (9, 3)
+  assert hints.palette_from_text(lines[0]).shape == (9, 3)
   assert Image.open(swatch).size == (9 * 32, 32)
 
   assert infer.run_palette(_palette_args([str(tmp_path / "ref.png"), "--kind", "histogram",

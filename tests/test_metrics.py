@@ -4,9 +4,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from PIL import Image
 from scipy import signal
 
-from jaxcolor import hints
+from jaxcolor import color
 from jaxcolor import metrics
 from jaxcolor.models import vgg
 
@@ -89,10 +90,19 @@ def test_ssim_small_image_uses_smaller_window():
   np.testing.assert_allclose(metrics.ssim(a, a), [1.0], atol=1e-6)
 
 
-def test_rgb_to_lab_matches_hints():
+def test_rgb_to_lab_in_jax_matches_numpy():
   rgb = _rng(7).integers(0, 256, (50, 3)).astype(np.uint8)
-  got = metrics.rgb_to_lab(rgb.astype(np.float32) / 127.5 - 1.0)
-  np.testing.assert_allclose(got, hints.rgb_to_lab(rgb), atol=2e-3)
+  got = jax.jit(color.rgb_to_lab)(jnp.asarray(rgb, jnp.float32))
+  assert got.dtype == jnp.float32
+  np.testing.assert_allclose(got, color.rgb_to_lab(rgb), atol=2e-3)
+
+
+def test_luma_in_jax_matches_numpy_and_pil():
+  rgb = _rng(8).integers(0, 256, (6, 5, 3)).astype(np.uint8)
+  host = color.luma(rgb)
+  np.testing.assert_allclose(jax.jit(color.luma)(jnp.asarray(rgb, jnp.float32)), host, rtol=1e-6)
+  pil = np.asarray(Image.fromarray(rgb).convert("L"), np.float32)
+  np.testing.assert_allclose(host, pil, atol=0.51)
 
 
 def _hue_rotate(x, degrees):

@@ -1,16 +1,18 @@
 """Colour points: the planes, their sampling in training, the model input, the CLI."""
 
-import argparse
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from configs import tiny
+from conftest import config_module
+from jaxcolor import cli
 from jaxcolor import hints
 from jaxcolor import infer
 from jaxcolor import models
 from jaxcolor.errors import UserError
+
+tiny = config_module("tiny")
 
 SIZE = 64
 
@@ -100,9 +102,7 @@ def points_colorizer():
 
 
 def _colorize_args(tmp_path, *extra):
-  parser = argparse.ArgumentParser()
-  infer.add_colorize_arguments(parser)
-  return parser.parse_args([*extra, "--out", str(tmp_path / "out")])
+  return cli.parse_args(["colorize", *extra, "--out", str(tmp_path / "out")])[0]
 
 
 def _sketch_files(tmp_path, n=2, size=SIZE):
@@ -182,9 +182,9 @@ def test_train_transform_draws_points_and_jitters_target():
 
 
 def test_eval_batches_carry_fixed_points(synthetic_data_dir):
-  from conftest import tiny_config  # pylint: disable=g-import-not-at-top
+  from conftest import micro_config  # pylint: disable=g-import-not-at-top
   from jaxcolor.data import pipeline  # pylint: disable=g-import-not-at-top
-  c = tiny_config(synthetic_data_dir)
+  c = micro_config(synthetic_data_dir)
   c.model.points = True
   kwargs = dict(data_dir=synthetic_data_dir, num_examples=4, local_device_count=1)
   none = pipeline.make_eval_batches(c, **kwargs)

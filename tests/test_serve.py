@@ -5,7 +5,6 @@ Results are checked pixel for pixel against `Colorizer` itself; bad uploads must
 a size bucket compiles once.
 """
 
-import argparse
 import base64
 import copy
 import functools
@@ -31,6 +30,7 @@ pytest.importorskip("starlette")
 pytest.importorskip("python_multipart")
 from starlette.testclient import TestClient  # pylint: disable=wrong-import-position
 
+from jaxcolor import cli
 from jaxcolor import infer  # pylint: disable=wrong-import-position
 from jaxcolor import hints  # pylint: disable=wrong-import-position
 from test_infer import make_sketch as infer_sketch  # pylint: disable=wrong-import-position
@@ -234,7 +234,7 @@ def test_palette_route(client, colorizer):
   r = post(client, reference=png(ref), url="/api/palette")
   assert r.status_code == 200, r.text
   data = r.json()
-  expected = list(dict.fromkeys(infer.to_hex(colorizer.hint_colors(reference=ref))))
+  expected = list(dict.fromkeys(hints.to_hex(colorizer.hint_colors(reference=ref))))
   assert data["colors"] == expected and data["editable"] is True
   assert all(re.fullmatch(r"#[0-9a-f]{6}", c) for c in data["colors"])
   # Sent back as a palette, the distinct colours give the model the reference's hint.
@@ -554,9 +554,7 @@ def test_warm_up_compiles_the_bucket(colorizer):
 
 
 def parse(argv=()):
-  parser = argparse.ArgumentParser()
-  serve.add_arguments(parser)
-  return parser.parse_args(list(argv))
+  return cli.parse_args(["serve", *argv])[0]
 
 
 def test_arguments():
@@ -581,9 +579,8 @@ def test_package_imports_without_the_extra():
           "import argparse, jaxcolor, jaxcolor.cli, jaxcolor.infer\n"
           "from jaxcolor import serve\n"
           "from jaxcolor.errors import UserError\n"
-          "p = argparse.ArgumentParser(); serve.add_arguments(p)\n"
           "try:\n"
-          "  serve.run(p.parse_args([]))\n"
+          "  serve.run(jaxcolor.cli.parse_args(['serve'])[0])\n"
           "except UserError as e:\n"
           "  print(f'error: {e}')\n")
   env = dict(os.environ, JAX_PLATFORMS="cpu")

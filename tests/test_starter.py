@@ -5,6 +5,7 @@ import shutil
 import numpy as np
 import pytest
 
+from jaxcolor import color
 from jaxcolor import demo
 from jaxcolor import infer
 from jaxcolor import metrics
@@ -22,7 +23,7 @@ def colorizer():
 
 
 def _colourfulness(img):
-  return float(metrics.colourfulness(images.to_float(np.asarray(img))[None])[0])
+  return float(metrics.colourfulness(color.to_float(np.asarray(img))[None])[0])
 
 
 def test_starter_loads_with_points(colorizer):

@@ -6,7 +6,8 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-_LUMA = np.array([0.299, 0.587, 0.114], np.float32)
+from jaxcolor import color
+
 _RGB_TO_YIQ = np.array([[0.299, 0.587, 0.114],
                         [0.596, -0.274, -0.322],
                         [0.211, -0.523, 0.312]])
@@ -73,9 +74,9 @@ def color_jitter(rgb, rng, brightness=0.2, contrast=0.2, saturation=0.2, hue=0.0
   angle = rng.uniform(-1.0, 1.0) * hue * 2 * np.pi
   x = np.asarray(rgb, np.float32) / 255.0
   x = np.clip(x * b, 0.0, 1.0)
-  mean = float((x @ _LUMA).mean())
+  mean = float(color.luma(x).mean())
   x = np.clip((x - mean) * c + mean, 0.0, 1.0)
-  gray = (x @ _LUMA)[..., None]
+  gray = color.luma(x)[..., None]
   x = np.clip((x - gray) * s + gray, 0.0, 1.0)
   if angle:
     cos, sin = math.cos(angle), math.sin(angle)

@@ -74,22 +74,6 @@ def _features(resolution: int | None) -> tfds.features.FeaturesDict:
   })
 
 
-def _resize(img: np.ndarray, size: int) -> np.ndarray:
-  """Resizes uint8 (H, W[, 3]) to (size, size) with antialiased bicubic."""
-  if img.shape[0] == size and img.shape[1] == size:
-    return img
-  pil = Image.fromarray(img).resize((size, size), Image.Resampling.BICUBIC)
-  return np.asarray(pil)
-
-
-def center_square(img: np.ndarray, size: int) -> np.ndarray:
-  """Short side to `size`, then the centre size x size crop."""
-  h, w = img.shape[:2]
-  s = min(h, w)
-  top, left = (h - s) // 2, (w - s) // 2
-  return _resize(img[top:top + s, left:left + s], size)
-
-
 def _to_gray(rgb: np.ndarray) -> np.ndarray:
   return np.asarray(Image.fromarray(rgb).convert("L"))
 
@@ -214,7 +198,7 @@ def _kaggle_example_or_raise(key, path, resolution):
   half = w // 2
   color, sketch = rgb[:, :half], _to_gray(rgb[:, half:])
   if resolution and resolution != half:
-    color, sketch = _resize(color, resolution), _resize(sketch, resolution)
+    color, sketch = images.resize_square(color, resolution), images.resize_square(sketch, resolution)
   return "ok", key, _png_example(key, color, sketch)
 
 
@@ -296,7 +280,7 @@ def _folder_example_or_raise(key, path, resolution, method):
   if rgb.ndim != 3 or min(rgb.shape[:2]) < 8:
     return "skip", path, f"too small: {rgb.shape[1]}x{rgb.shape[0]}"
   if resolution:
-    rgb = center_square(rgb, resolution)
+    rgb = images.center_square(rgb, resolution)
   if method == "hed":
     return "ok", key, rgb
   sketch = sketch_lib.sketch_from_color(rgb, None, method=method)
@@ -394,6 +378,16 @@ class SyntheticCels(_Builder):
 
 
 # ----------------------------------------------------------- public API
+
+def default_data_dir() -> str:
+  return os.environ.get("JAXCOLOR_DATA_DIR") or str(pathlib.Path("~/jaxcolor_datasets").expanduser())
+
+
+def data_dir_of(config) -> str:
+  """config.data.data_dir if set, else $JAXCOLOR_DATA_DIR, else ~/jaxcolor_datasets."""
+  configured = config.data.get("data_dir", "") if config is not None else ""
+  return str(pathlib.Path(configured).expanduser()) if configured else default_data_dir()
+
 
 BUILDERS = {
     "anime_sketch_colorization_pair": AnimeSketchColorizationPair,

@@ -196,11 +196,17 @@ def save_image(array_or_pil, path, protect=()):
     raise
 
 
-def to_float(img):
-  """uint8 -> float32 in [-1, 1]."""
-  return np.asarray(img, np.float32) / 127.5 - 1.0
+def resize_square(img: np.ndarray, size: int) -> np.ndarray:
+  """Resizes uint8 (H, W[, 3]) to (size, size) with antialiased bicubic."""
+  if img.shape[0] == size and img.shape[1] == size:
+    return img
+  pil = Image.fromarray(img).resize((size, size), Image.Resampling.BICUBIC)
+  return np.asarray(pil)
 
 
-def to_uint8(x):
-  """float in [-1, 1] -> uint8 (rounded, clipped)."""
-  return np.clip(np.rint((np.asarray(x, np.float32) + 1.0) * 127.5), 0, 255).astype(np.uint8)
+def center_square(img: np.ndarray, size: int) -> np.ndarray:
+  """Short side to `size`, then the centre size x size crop."""
+  h, w = img.shape[:2]
+  s = min(h, w)
+  top, left = (h - s) // 2, (w - s) // 2
+  return resize_square(img[top:top + s, left:left + s], size)

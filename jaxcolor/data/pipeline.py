@@ -25,6 +25,7 @@ from absl import flags
 import grain
 import numpy as np
 
+from jaxcolor import color as color_lib
 from jaxcolor import hints
 from jaxcolor import sketch as sketch_lib
 from jaxcolor.data import augment
@@ -51,10 +52,10 @@ def _example(color: np.ndarray, sketch: np.ndarray, reference: np.ndarray,
   """uint8 colour (H, W, 3), sketch (H, W), reference [, point planes] -> float32 example."""
   hint = hints.compute_hint(hint_kind, reference, seed=hint_seed, **(options or {}))
   example = {
-      "sketch": images.to_float(sketch)[..., None],
-      "image": images.to_float(color),
-      "reference": images.to_float(reference),
-      "hint": hints.colors_to_float(hint),
+      "sketch": color_lib.to_float(sketch)[..., None],
+      "image": color_lib.to_float(color),
+      "reference": color_lib.to_float(reference),
+      "hint": color_lib.to_float(hint),
   }
   if points is not None:
     example["points"] = points
@@ -278,8 +279,8 @@ def make_eval_batches(config, *, data_dir, split: str = "val", num_examples: int
   colors, sketches = [], []
   for i in range(n):
     element = source[i]
-    colors.append(builders.center_square(np.asarray(element["image"]), size))
-    sketches.append(builders.center_square(np.asarray(element["sketch"])[..., 0], size))
+    colors.append(images.center_square(np.asarray(element["image"]), size))
+    sketches.append(images.center_square(np.asarray(element["sketch"])[..., 0], size))
   refs = colors
   if shuffled_reference:
     refs = [colors[j] for j in derangement(n, int(config.seed))]

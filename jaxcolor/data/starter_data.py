@@ -180,22 +180,11 @@ def prepare(out: pathlib.Path, cache: pathlib.Path | None = None, *, resolution=
   return {**counts, **totals}
 
 
-def add_arguments(parser):
-  parser.add_argument("--data-dir", default=None,
-                      help="where prepared datasets live (default: $JAXCOLOR_DATA_DIR or "
-                           "~/jaxcolor_datasets); the pairs go to DATA_DIR/starter_src")
-  parser.add_argument("--cache", default=None,
-                      help="download cache (default: DATA_DIR/starter_src/cache)")
-  parser.add_argument("--limit", type=int, default=0, help="first N drawings only (tests)")
-  parser.add_argument("--workers", type=int, default=None,
-                      help="render processes (default: one per CPU)")
-
-
 def run(args) -> int:
   """`jaxcolor data starter`: fetch, render, then build the tfds dataset the config reads."""
-  from jaxcolor.data import build  # pylint: disable=g-import-not-at-top
+  from jaxcolor.data import build_command  # pylint: disable=g-import-not-at-top
 
-  data_dir = args.data_dir or build.default_data_dir()
+  data_dir = args.data_dir or builders.default_data_dir()
   out = pathlib.Path(data_dir).expanduser() / "starter_src"
   counts = prepare(out, args.cache, limit=args.limit, workers=args.workers)
   print(f"pairs in {out}: {counts['train']} train, {counts['val']} held-out "
@@ -204,5 +193,5 @@ def run(args) -> int:
   stats = builders.build_dataset("anime_sketch_colorization_pair", data_dir, manual_dir=out,
                                  resolution=RESOLUTION, tag="starter", workers=args.workers,
                                  progress=True)
-  print(build.summary(stats))
+  print(build_command.summary(stats))
   return 0

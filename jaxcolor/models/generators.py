@@ -75,13 +75,22 @@ class _PaletteBody(nn.Module):
     return jnp.tanh(h.astype(jnp.float32))
 
 
-class PaletteUNet(nn.Module):
+class _Strided:
+  """Both generators: the input side must be divisible by 2**len(widths)."""
+
+  @property
+  def stride(self) -> int:
+    return 2 ** len(self.widths)
+
+
+class PaletteUNet(_Strided, nn.Module):
   """Seed 001 generator. Input: sketch (3) + palette planes (27) = 30 channels.
 
   Attributes:
     widths: encoder widths; each block ends in a stride-2 max-pool, so the
       input side must be divisible by 2**len(widths).
-    noise_mode: "random" draws from the `noise` PRNG stream, "zero" is deterministic.
+    noise_mode: (call argument) "random" draws from the `noise` PRNG stream, as
+      training does; "zero" is the deterministic path of evaluation and inference.
   """
   widths: Sequence[int] = (64, 128, 256, 512, 512, 512, 512)
   norm_groups: int = 32
@@ -89,10 +98,6 @@ class PaletteUNet(nn.Module):
   noise: bool = True
   input_skip: bool = False
   dtype: Dtype = jnp.float32
-
-  @property
-  def stride(self) -> int:
-    return 2 ** len(self.widths)
 
   @nn.compact
   def __call__(self, x, *, train: bool = False, noise_mode: str = "random",
@@ -162,7 +167,7 @@ class _HistogramBody(nn.Module):
     return jnp.tanh(h.astype(jnp.float32)), guides
 
 
-class HistogramUNet(nn.Module):
+class HistogramUNet(_Strided, nn.Module):
   """Seed 000 generator. Input: sketch (3) + histogram images (12) = 15 channels.
 
   With `with_guides=True` (training) returns (output, {"gray": ..., "color": ...}):
@@ -178,14 +183,10 @@ class HistogramUNet(nn.Module):
   dropout_rate: float = 0.5
   dtype: Dtype = jnp.float32
 
-  @property
-  def stride(self) -> int:
-    return 2 ** len(self.widths)
-
   @nn.compact
-  def __call__(self, x, *, train: bool = False, noise_mode: str = "zero",
+  def __call__(self, x, *, train: bool = False, noise_mode: str = "random",
                with_guides: bool = False):
-    del noise_mode  # this family has no noise injection
+    del noise_mode  # no noise injection in this family; the argument keeps one signature
     check_divisible(x.shape[1], x.shape[2], self.stride)
     body = _standardized(_HistogramBody, self.weight_standardization)
     out, guides = body(self.stem_width, tuple(self.widths), self.norm_groups,

@@ -8,6 +8,8 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from jaxcolor import cpu_paths
+
 Dtype = Any
 
 
@@ -19,14 +21,30 @@ def num_groups(channels: int, max_groups: int) -> int:
   return g
 
 
+def group_stats(x, groups: int, cpu: bool | None = None):
+  """NHWC `x` as a (B, H*W, C) view in at least float32, and its per-group statistics.
+
+  Returns (view, mean, mean of squares), the statistics (B, groups) over H, W
+  and the group's channels. The CPU form (`cpu_paths`) reduces over one axis of
+  the view, then over the group's channels; its barrier keeps XLA from folding
+  the reshape back into a multi-axis reduction.
+  """
+  b, c = x.shape[0], x.shape[-1]
+  xr = x.astype(jnp.promote_types(x.dtype, jnp.float32)).reshape(b, -1, c)
+  if cpu_paths.enabled() if cpu is None else cpu:
+    xr = jax.lax.optimization_barrier(xr)
+    mean = jnp.mean(jnp.mean(xr, axis=1).reshape(b, groups, -1), axis=-1)
+    mean2 = jnp.mean(jnp.mean(xr * xr, axis=1).reshape(b, groups, -1), axis=-1)
+    return xr, mean, mean2
+  xg = xr.reshape(b, -1, groups, c // groups)
+  return xr, jnp.mean(xg, axis=(1, 3)), jnp.mean(xg * xg, axis=(1, 3))
+
+
 class GroupNorm(nn.Module):
   """`nn.GroupNorm` for NHWC inputs: the same parameters ("scale", "bias") and outputs.
 
-  Statistics (mean and mean of squares, in at least float32, over H, W and each
-  group's channels) are reduced over one axis of a (B, H*W, C) view, then over
-  the group's channels. XLA:CPU runs a reduction over one axis 2-3x faster than
-  the same reduction over the three axes (H, W, channels in group) of
-  `nn.GroupNorm`, in the forward and the backward pass.
+  Its statistics come from `group_stats`, whose CPU form XLA:CPU runs 2-3x
+  faster than `nn.GroupNorm`'s, in the forward and the backward pass.
   """
   num_groups: int = 32
   epsilon: float = 1e-5
@@ -37,14 +55,10 @@ class GroupNorm(nn.Module):
 
   @nn.compact
   def __call__(self, x):
-    b, c, g = x.shape[0], x.shape[-1], self.num_groups
+    c, g = x.shape[-1], self.num_groups
     if g <= 0 or c % g:
       raise ValueError(f"number of groups ({g}) does not divide the number of channels ({c})")
-    # The barrier keeps XLA from folding the reshape back into a multi-axis reduction.
-    xr = jax.lax.optimization_barrier(
-        x.astype(jnp.promote_types(x.dtype, jnp.float32)).reshape(b, -1, c))
-    mean = jnp.mean(jnp.mean(xr, axis=1).reshape(b, g, -1), axis=-1)
-    mean2 = jnp.mean(jnp.mean(xr * xr, axis=1).reshape(b, g, -1), axis=-1)
+    xr, mean, mean2 = group_stats(x, g)
     var = jnp.maximum(0.0, mean2 - mean * mean)  # E[x^2] - E[x]^2, as nn.GroupNorm
     mean = jnp.repeat(mean, c // g, axis=-1)[:, None, :]
     mul = jnp.repeat(jax.lax.rsqrt(var + self.epsilon), c // g, axis=-1)[:, None, :]
@@ -72,15 +86,16 @@ SMALL_MAP_PIXELS = 16  # at most 4x4: see `_conv_small_maps_as_matmul`
 
 def _conv_small_maps_as_matmul(lhs, rhs, window_strides, padding, lhs_dilation=None,
                                rhs_dilation=None, dimension_numbers=None,
-                               feature_group_count=1, precision=None, **kwargs):
-  """`lax.conv_general_dilated`, computed as one matrix product on tiny feature maps.
+                               feature_group_count=1, precision=None, *, cpu=None, **kwargs):
+  """`lax.conv_general_dilated`; in its CPU form, one matrix product on tiny feature maps.
 
   At the U-Net's innermost levels (2x2 and 4x4 maps, 512-1024 channels) the
   convolution is a matrix-vector-like product with a large kernel. XLA:CPU's
   convolution runs it at a few GFLOP/s (2x2, 512->512: 22 ms forward and
   backward, against 2.4 ms for im2col + dot; 4x4, 1024->512: 12 against 6 ms).
   From 8x8 up XLA's convolution is as fast or faster, so other shapes, and
-  anything but a stride-1 "SAME" NHWC/HWIO convolution, go to it.
+  anything but a stride-1 "SAME" NHWC/HWIO convolution, go to it, as do all
+  shapes off the CPU (`cpu_paths`).
   """
   kh, kw, cin, cout = rhs.shape
   nhwc = lax.conv_dimension_numbers(lhs.shape, rhs.shape, ("NHWC", "HWIO", "NHWC"))
@@ -89,7 +104,8 @@ def _conv_small_maps_as_matmul(lhs, rhs, window_strides, padding, lhs_dilation=N
            not kwargs and all(s == 1 for s in window_strides) and
            all(d == 1 for d in (lhs_dilation or (1, 1)) + (rhs_dilation or (1, 1))) and
            (padding == "SAME" or [tuple(p) for p in padding] == same))
-  if not plain or lhs.shape[1] * lhs.shape[2] > SMALL_MAP_PIXELS:
+  use_cpu_form = cpu_paths.enabled() if cpu is None else cpu
+  if not use_cpu_form or not plain or lhs.shape[1] * lhs.shape[2] > SMALL_MAP_PIXELS:
     return lax.conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation,
                                     rhs_dilation, dimension_numbers, feature_group_count,
                                     precision=precision, **kwargs)
@@ -170,7 +186,7 @@ def _max_pool_bwd(res, g):
 _max_pool_3x3_even.defvjp(_max_pool_fwd, _max_pool_bwd)
 
 
-def max_pool_3x3(x: jax.Array) -> jax.Array:
+def max_pool_3x3(x: jax.Array, cpu: bool | None = None) -> jax.Array:
   """3x3 max-pool, stride 2, padding 1 (the palette family's down-sampling).
 
   On even sizes it is computed separably (rows, then columns) from reshapes and
@@ -180,9 +196,10 @@ def max_pool_3x3(x: jax.Array) -> jax.Array:
   search and a scatter, and autodiff of `jnp.maximum` re-evaluates the forward
   pass to split ties. Where a window holds several equal maxima, one of them
   takes the window's whole gradient (as in PyTorch; the first column, then the
-  first row, of the window), where `jnp.maximum` would split it.
+  first row, of the window), where `jnp.maximum` would split it. Off the CPU
+  (`cpu_paths`) it is `nn.max_pool`.
   """
-  if x.shape[1] % 2 or x.shape[2] % 2:
+  if not (cpu_paths.enabled() if cpu is None else cpu) or x.shape[1] % 2 or x.shape[2] % 2:
     return nn.max_pool(x, (3, 3), strides=(2, 2), padding=((1, 1), (1, 1)))
   return _max_pool_3x3_even(x)
 

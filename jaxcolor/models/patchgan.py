@@ -1,8 +1,8 @@
 """70x70 PatchGAN discriminator.
 
 The layers hold plain kernels; spectral normalization is the parameter
-transform `transforms.spectral_normalize`, applied by the caller once per step
-(see `jaxcolor.models.discriminator_apply`).
+transform `transforms.spectral_normalize`, applied to the whole parameter tree
+by the caller once per step (`models.normalized_discriminator_params`).
 """
 
 from typing import Any, Sequence
@@ -11,6 +11,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from jaxcolor import cpu_paths
 from jaxcolor.models.layers import group_norm
 
 Dtype = Any
@@ -34,9 +35,10 @@ def conv4x4_stride2(x: jax.Array, kernel: jax.Array) -> jax.Array:
                                       dimension_numbers=("NHWC", "HWIO", "NHWC"))
 
 
-def _conv(lhs, rhs, window_strides, padding, *args, **kwargs):
-  """`nn.Conv`'s convolution: the stride-2 4x4 ones on even sizes by `conv4x4_stride2`."""
-  if (tuple(window_strides) == (2, 2) and rhs.shape[:2] == (4, 4) and not args and
+def _conv(lhs, rhs, window_strides, padding, *args, cpu=None, **kwargs):
+  """`nn.Conv`'s convolution; in its CPU form (`cpu_paths`) the stride-2 4x4 ones on even
+  sizes by `conv4x4_stride2`."""
+  if ((cpu_paths.enabled() if cpu is None else cpu) and tuple(window_strides) == (2, 2) and rhs.shape[:2] == (4, 4) and not args and
       lhs.shape[1] % 2 == 0 and lhs.shape[2] % 2 == 0 and
       [tuple(p) for p in padding] == [(1, 1), (1, 1)] and
       all(d == 1 for k in ("lhs_dilation", "rhs_dilation") for d in kwargs.get(k) or ())):

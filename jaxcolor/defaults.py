@@ -1,0 +1,22 @@
+"""Defaults that both the command line and the library use, importable without JAX.
+
+`jaxcolor --help` shows them without importing the modules that run the
+commands (JAX, TensorFlow Datasets, ...); those modules read them from here.
+"""
+
+# Inference (`jaxcolor colorize`, `Colorizer`).
+MAX_SIDE = 1024  # sketches are coloured at most this long side unless asked
+COLORIZE_OUT_DIR = "colorized"
+
+# `jaxcolor serve`.
+SERVE_HOST = "127.0.0.1"
+SERVE_PORT = 7860
+SERVE_MAX_BYTES = 10 * 1024 * 1024
+SERVE_MAX_PIXELS = 4096 * 4096
+
+# `jaxcolor bench`.
+BENCH_CONFIG = "configs/palette.py"
+BENCH_WHATS = ("train", "infer", "data", "hints", "colorize", "all")
+
+# `jaxcolor data build NAME`: the names of jaxcolor.data.builders.BUILDERS.
+DATASETS = ("anime_sketch_colorization_pair", "image_folder", "synthetic_cels")
