@@ -198,14 +198,15 @@ def _add_infer(sub):
 def add_serve_arguments(parser):
   """The `serve` flags."""
   parser.add_argument("--host", default=defaults.SERVE_HOST,
-                      help=f"address to listen on (default {defaults.SERVE_HOST}: this machine only)")
+                      help=f"address to listen on (default {defaults.SERVE_HOST}: this "
+                           "machine only)")
   parser.add_argument("--port", type=int, default=defaults.SERVE_PORT,
                       help=f"port (default {defaults.SERVE_PORT}; 0 picks a free one)")
   parser.add_argument("--max-upload-mb", type=float, default=defaults.SERVE_MAX_BYTES / 2**20,
                       metavar="MB", help="largest image file accepted (default 10)")
   parser.add_argument("--max-pixels", type=int, default=defaults.SERVE_MAX_PIXELS, metavar="N",
-                      help=f"largest image accepted, width x height (default {defaults.SERVE_MAX_PIXELS}"
-                           " = 4096x4096)")
+                      help="largest image accepted, width x height (default "
+                           f"{defaults.SERVE_MAX_PIXELS} = 4096x4096)")
   parser.add_argument("--no-warmup", action="store_true",
                       help="skip compiling the 512x512 program at start")
   parser.add_argument("--no-buckets", action="store_true",
@@ -255,7 +256,8 @@ def add_build_arguments(parser):
   """The `data build` flags."""
   parser.add_argument("name", choices=defaults.DATASETS, help="dataset to build")
   source = parser.add_mutually_exclusive_group()
-  source.add_argument("--manual-dir", help="Kaggle download folder (anime_sketch_colorization_pair)")
+  source.add_argument("--manual-dir",
+                      help="Kaggle download folder (anime_sketch_colorization_pair)")
   source.add_argument("--folder", help="folder of colour images (image_folder)")
   parser.add_argument("--data-dir", default=None,
                       help="where prepared datasets live (default: $JAXCOLOR_DATA_DIR "

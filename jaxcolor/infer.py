@@ -90,9 +90,9 @@ def load_points(image):
 
 def checkpoint_choice(args):
   """(step, which) for `Colorizer.from_checkpoint` from the --step / --best flags."""
-  if getattr(args, "best", False) and getattr(args, "step", None) is not None:
+  if args.best and args.step is not None:
     raise UserError("give only one of --step and --best")
-  return args.step, "best" if getattr(args, "best", False) else "latest"
+  return args.step, "best" if args.best else "latest"
 
 
 def check_hint_source(reference=None, palette=None, hint=None, points=None, kind="palette"):

@@ -198,7 +198,8 @@ def _kaggle_example_or_raise(key, path, resolution):
   half = w // 2
   color, sketch = rgb[:, :half], _to_gray(rgb[:, half:])
   if resolution and resolution != half:
-    color, sketch = images.resize_square(color, resolution), images.resize_square(sketch, resolution)
+    color = images.resize_square(color, resolution)
+    sketch = images.resize_square(sketch, resolution)
   return "ok", key, _png_example(key, color, sketch)
 
 
@@ -380,7 +381,9 @@ class SyntheticCels(_Builder):
 # ----------------------------------------------------------- public API
 
 def default_data_dir() -> str:
-  return os.environ.get("JAXCOLOR_DATA_DIR") or str(pathlib.Path("~/jaxcolor_datasets").expanduser())
+  """$JAXCOLOR_DATA_DIR, else ~/jaxcolor_datasets."""
+  return (os.environ.get("JAXCOLOR_DATA_DIR") or
+          str(pathlib.Path("~/jaxcolor_datasets").expanduser()))
 
 
 def data_dir_of(config) -> str:

@@ -36,10 +36,14 @@ def conv4x4_stride2(x: jax.Array, kernel: jax.Array) -> jax.Array:
 
 
 def _conv(lhs, rhs, window_strides, padding, *args, cpu=None, **kwargs):
-  """`nn.Conv`'s convolution; in its CPU form (`cpu_paths`) the stride-2 4x4 ones on even
-  sizes by `conv4x4_stride2`."""
-  if ((cpu_paths.enabled() if cpu is None else cpu) and tuple(window_strides) == (2, 2) and rhs.shape[:2] == (4, 4) and not args and
-      lhs.shape[1] % 2 == 0 and lhs.shape[2] % 2 == 0 and
+  """`nn.Conv`'s convolution.
+
+  In its CPU form (`cpu_paths`) the stride-2 4x4 ones on even sizes go to
+  `conv4x4_stride2`.
+  """
+  use_cpu_form = cpu_paths.enabled() if cpu is None else cpu
+  if (use_cpu_form and tuple(window_strides) == (2, 2) and rhs.shape[:2] == (4, 4) and
+      not args and lhs.shape[1] % 2 == 0 and lhs.shape[2] % 2 == 0 and
       [tuple(p) for p in padding] == [(1, 1), (1, 1)] and
       all(d == 1 for k in ("lhs_dilation", "rhs_dilation") for d in kwargs.get(k) or ())):
     return conv4x4_stride2(lhs, rhs)
