@@ -41,15 +41,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxcolor import defaults
 from jaxcolor import devices as device_layout
 from jaxcolor import hints
 from jaxcolor import host
 from jaxcolor import models
 from jaxcolor.errors import UserError
 
-WHATS = defaults.BENCH_WHATS
-DEFAULT_CONFIG = defaults.BENCH_CONFIG
 INFER_RESOLUTIONS = (256, 512)
 
 # Dense peak FLOP/s per device: (device_kind substring, bf16/f16 peak, float32 peak).

@@ -32,7 +32,6 @@ from jaxcolor.data import images
 from jaxcolor.errors import ImageError, UserError
 
 DEFAULT_MAX_SIDE = defaults.MAX_SIDE
-DEFAULT_OUT_DIR = defaults.COLORIZE_OUT_DIR
 OUTPUT_SUFFIX = "_color"
 # References are only summarised into 9 or 16 colours: this many pixels on the long side
 # keep the estimate and cost K-means / bucketing nothing noticeable.

@@ -46,8 +46,6 @@ from jaxcolor import infer
 from jaxcolor.data import images
 from jaxcolor.errors import ImageError, UserError
 
-DEFAULT_HOST = defaults.SERVE_HOST
-DEFAULT_PORT = defaults.SERVE_PORT
 DEFAULT_MAX_BYTES = defaults.SERVE_MAX_BYTES
 DEFAULT_MAX_PIXELS = defaults.SERVE_MAX_PIXELS
 MAX_VARIATIONS = 4
