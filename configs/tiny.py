@@ -8,19 +8,27 @@ from jaxcolor import config_utils
 
 histogram = config_utils.sibling(__file__, "histogram")
 palette = config_utils.sibling(__file__, "palette")
+reference = config_utils.sibling(__file__, "reference")
 
 
 def get_config(family: str = "palette"):
-  if family not in ("palette", "histogram"):
-    raise ValueError(f"configs/tiny.py takes 'palette' or 'histogram', not {family!r}")
-  c = (palette if family == "palette" else histogram).get_config()
+  families = {"palette": palette, "histogram": histogram, "reference": reference}
+  if family not in families:
+    raise ValueError(f"configs/tiny.py takes 'palette', 'histogram' or 'reference', "
+                     f"not {family!r}")
+  c = families[family].get_config()
   c.image_size = 64
   c.per_device_batch_size = 8
   c.num_epochs = None
   c.num_train_steps = 600
 
   m = c.model
-  if family == "palette":
+  if family == "reference":
+    m.widths = (8, 16, 32, 64)
+    m.attention_heads = 2
+    m.attention_head_dim = 16
+    m.reference_side = 64
+  elif family == "palette":
     m.widths = (8, 16, 32, 64, 64)
   else:
     m.stem_width = 8

@@ -1,8 +1,9 @@
 """`jaxcolor bench`: times the train step, inference, the data pipeline and hint extraction.
 
   jaxcolor bench [--config configs/palette.py] [--resolution N] [--batch B] [--steps S]
-      [--warmup W] [--what train|infer|data|hints|all] [--devices N] [--json out.json]
-      [--peak-flops F] [--data-dir DIR] [--no-host-tuning] [--config.FIELD=VALUE ...]
+      [--warmup W] [--what train|infer|data|hints|colorize|regions|all] [--devices N]
+      [--json out.json] [--peak-flops F] [--data-dir DIR] [--no-host-tuning]
+      [--config.FIELD=VALUE ...]
 
 Runs on whatever JAX sees (CPU, GPU or TPU) and names the device. Compiled
 programs are timed after warm-up, each call ended by `jax.block_until_ready`;
@@ -22,7 +23,8 @@ seconds per call: on a CPU, how many cores the program kept busy.
 
 Figures measured with it are in docs/BENCHMARKS.md.
 
-Importable: `bench_train`, `bench_infer`, `bench_data`, `bench_hints`, `bench_matmul`
+Importable: `bench_train`, `bench_infer`, `bench_data`, `bench_hints`, `bench_matmul`,
+`bench_regions`
 return dicts.
 """
 
@@ -228,6 +230,15 @@ def _check_size(config, size):
     raise UserError(f"resolution {size} is not divisible by the model's stride {stride}")
 
 
+def hint_shape(config, size) -> tuple:
+  """The hint's shape: its colours', or a reference family's reference image at `size`
+  (training) or at config.model.reference_side (inference), whichever is smaller."""
+  if config.model.hint != hints.REFERENCE:
+    return hints.HINT_SHAPES[config.model.hint]
+  side = min(size, int(config.model.get("reference_side", 0) or size))
+  return (side, side, 3)
+
+
 def random_batch(config, num_devices, seed=0) -> dict:
   """A training batch per docs/CONTRACTS.md, leading axes (devices, per-device batch)."""
   rng = np.random.default_rng(seed)
@@ -236,7 +247,7 @@ def random_batch(config, num_devices, seed=0) -> dict:
   uniform = lambda *shape: rng.uniform(-1, 1, lead + shape).astype(np.float32)
   batch = {"sketch": uniform(size, size, 1), "image": uniform(size, size, 3),
            "reference": uniform(size, size, 3),
-           "hint": uniform(*hints.HINT_SHAPES[config.model.hint])}
+           "hint": uniform(*hint_shape(config, size))}
   if models.uses_points(config.model):
     batch["points"] = np.zeros(lead + (size, size, hints.POINT_CHANNELS), np.float32)
   return batch
@@ -363,21 +374,25 @@ def bench_infer(config, resolutions=INFER_RESOLUTIONS, steps=5, warmup=1,
   # Params do not depend on the input size: initialise at the smallest legal one.
   params = jax.device_put(
       models.init_generator(config.model, config.seed, models.model_stride(config.model)), dev)
-  apply = jax.jit(lambda p, x: gen.apply({"params": p}, x, noise_mode="zero"))
+  kind = config.model.hint
+  apply = jax.jit(lambda p, x, h: gen.apply({"params": p}, x,
+                                            models.generator_reference(kind, h),
+                                            noise_mode="zero"))
   peak = peak_flops or default_peak_flops(dev, config.model.dtype)
   rng = np.random.default_rng(config.seed)
   results = []
   for size in resolutions:
     sketch = rng.uniform(-1, 1, (1, size, size, 1)).astype(np.float32)
-    colors = rng.uniform(-1, 1, (1,) + hints.HINT_SHAPES[config.model.hint]).astype(np.float32)
+    colors = rng.uniform(-1, 1, (1,) + hint_shape(config, size)).astype(np.float32)
     points = (jnp.zeros((1, size, size, hints.POINT_CHANNELS)) if models.uses_points(config.model)
               else None)
     x = jax.device_put(models.generator_input(config.model.hint, jnp.asarray(sketch),
                                               jnp.asarray(colors), points), dev)
-    timed = compile_timed(apply, params, x)
+    h = jax.device_put(jnp.asarray(colors), dev)
+    timed = compile_timed(apply, params, x, h)
     compiled = timed.pop("compiled")
     flops = _flops(compiled)
-    summary = _summary(_time_calls(lambda: compiled(params, x), steps, warmup))  # pylint: disable=cell-var-from-loop
+    summary = _summary(_time_calls(lambda: compiled(params, x, h), steps, warmup))  # pylint: disable=cell-var-from-loop
     achieved, fraction = _utilisation(flops, summary["median_s"], peak)
     results.append({"resolution": size, **timed, **summary, "flops": flops,
                     "achieved_flops_per_s": achieved, "flop_utilisation": fraction,
@@ -519,6 +534,54 @@ def bench_hints(size=512, repeats=20, seed=0) -> dict:
       results[name] = {"median_ms": 1e3 * statistics.median(times),
                        "min_ms": 1e3 * min(times)}
   return {"what": "hints", "resolution": size, "repeats": repeats, "results": results}
+
+
+# --------------------------------------------------------------------------- regions
+
+
+def regions_sketches(size=1024):
+  """{name: uint8 sketch (size, size)}: the kinds of line art `paint.regions` meets."""
+  from PIL import Image  # pylint: disable=g-import-not-at-top
+
+  from jaxcolor import demo  # pylint: disable=g-import-not-at-top
+  from jaxcolor import sketch as sketch_lib  # pylint: disable=g-import-not-at-top
+  from jaxcolor.data import synthetic  # pylint: disable=g-import-not-at-top
+  color_img, drawn = synthetic.draw_cel(8, size)
+  gray = color_img.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32) / 255.0
+  _, demo_sketch, _ = demo.bundled_pairs()[0]
+  enlarged = Image.open(demo_sketch).convert("L").resize((size, size), Image.Resampling.LANCZOS)
+  return {"drawn lines (synthetic cel)": drawn,
+          "XDoG lines (same cel)": (sketch_lib.xdog(gray, phi=100.0) * 255).astype(np.uint8),
+          "bundled drawing, enlarged": np.asarray(enlarged)}
+
+
+def bench_regions(size=1024, repeats=7) -> dict:
+  """`paint.regions.segment` on size x size sketches: median seconds per call, one thread."""
+  from jaxcolor.paint import regions  # pylint: disable=g-import-not-at-top
+  results = {}
+  for name, sketch in regions_sketches(size).items():
+    found = regions.segment(sketch)  # warm: first-touch page faults, imports
+    wall, cpu = [], []
+    for _ in range(max(int(repeats), 1)):
+      start, start_cpu = time.perf_counter(), time.process_time()
+      regions.segment(sketch)
+      wall.append(time.perf_counter() - start)
+      cpu.append(time.process_time() - start_cpu)
+    results[name] = {"median_s": statistics.median(wall), "min_s": min(wall),
+                     "cpu_median_s": statistics.median(cpu), "regions": found.count,
+                     "closed": found.closed}
+  return {"what": "regions", "resolution": size, "repeats": repeats,
+          "load_average": _load_average(), "results": results,
+          "median_s": statistics.median(r["median_s"] for r in results.values())}
+
+
+def _print_regions(r):
+  print(f"regions (paint.regions.segment, {r['resolution']}x{r['resolution']} sketch, median "
+        f"of {r['repeats']}):")
+  for name, x in r["results"].items():
+    print(f"  {name:<28} {_fmt_s(x['median_s'])} (min {_fmt_s(x['min_s'])}, CPU "
+          f"{_fmt_s(x['cpu_median_s'])}), {x['regions']} regions")
+  print(f"  median over the sketches: {_fmt_s(r['median_s'])}")
 
 
 # --------------------------------------------------------------------------- CLI
@@ -679,6 +742,9 @@ def run(args, overrides) -> int:
     elif what == "data":
       r = bench_data(config, args.data_dir, train_images_per_s=train_ips)
       _print_data(r)
+    elif what == "regions":
+      r = bench_regions(args.resolution or 1024, max(args.steps, 1))
+      _print_regions(r)
     elif what == "colorize":
       r = bench_colorize(args.checkpoint, args.resolution or 512, max(args.steps, 1))
       _print_colorize(r)

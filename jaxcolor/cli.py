@@ -7,6 +7,7 @@
   jaxcolor serve [--checkpoint runs/tiny]          a local web page at http://127.0.0.1:7860/
   jaxcolor evaluate --checkpoint runs/tiny
   jaxcolor data build synthetic_cels
+  jaxcolor data characters                        draw cartoon characters into a dataset
   jaxcolor bench --config configs/palette.py
 
 User mistakes end as one line `error: ...` on stderr with exit code 2.
@@ -78,6 +79,9 @@ def _add_model_choice(parser, default="the starter model that ships with jaxcolo
                       help="checkpoint step (default latest)")
   parser.add_argument("--best", action="store_true",
                       help="the checkpoint with the best validation PSNR")
+  parser.add_argument("--model", default=None, choices=defaults.BUNDLED_MODELS,
+                      help="a model that ships with jaxcolor, instead of --checkpoint "
+                           f"(default: {defaults.DEFAULT_MODEL})")
 
 
 def _model_command(sub, name, help_text):
@@ -171,6 +175,16 @@ def add_colorize_arguments(parser):
                       help="long side to colorize at (default: the sketch's own, "
                            f"at most {defaults.MAX_SIDE})")
   parser.add_argument("--cleanup", action="store_true", help="sharpen faint sketches first")
+  parser.add_argument("--flat", action="store_true",
+                      help="flat colours: one colour per closed region of the sketch (the "
+                           "result's median there, or a colour point's colour), white paper, "
+                           "the lines multiplied over")
+  parser.add_argument("--layers", action="store_true",
+                      help="also write NAME_color.psd (layers: line art, shading, flats, "
+                           "paper) and the same layers as PNG files in NAME_color_layers/")
+  parser.add_argument("--layers-dir", metavar="DIR", default=None,
+                      help="write the --layers files into DIR instead of beside the PNGs "
+                           "(implies --layers)")
 
 
 def add_palette_arguments(parser):
@@ -293,9 +307,24 @@ def add_starter_data_arguments(parser):
                       help="render processes (default: one per CPU)")
 
 
+def add_characters_data_arguments(parser):
+  """The `data characters` flags."""
+  parser.add_argument("--data-dir", default=None,
+                      help="where prepared datasets live (default: $JAXCOLOR_DATA_DIR or "
+                           "~/jaxcolor_datasets)")
+  parser.add_argument("--num-characters", type=int, default=None,
+                      help="characters to draw, 4 drawings each (default: the builder's, "
+                           "sized for about 25 minutes on 2 cores)")
+  parser.add_argument("--resolution", type=int, default=None,
+                      help="stored side length (default 256)")
+  parser.add_argument("--workers", type=int, default=None,
+                      help="render processes (default: one per CPU, at most 8)")
+  parser.add_argument("--overwrite", action="store_true", help="rebuild if already built")
+
+
 def _add_data(sub):
   p = sub.add_parser("data", help="build datasets (tfds array_record)")
-  dsub = p.add_subparsers(dest="data_command", metavar="{build,starter}")
+  dsub = p.add_subparsers(dest="data_command", metavar="{build,starter,characters}")
   dsub.required = True
   add_build_arguments(_command(
       dsub, "build", "build a dataset: anime_sketch_colorization_pair, image_folder or "
@@ -304,6 +333,10 @@ def _add_data(sub):
   add_starter_data_arguments(_command(
       dsub, "starter", "fetch (npm, apt-get), render and build the starter model's training "
       "pairs", _run("jaxcolor.data.starter_data"), module="jaxcolor.data.starter_data"))
+  add_characters_data_arguments(_command(
+      dsub, "characters", "draw DiceBear cartoon characters (colour, line art, part maps) "
+      "into a dataset", _run("jaxcolor.data.characters_command"),
+      module="jaxcolor.data.characters_command"))
 
 
 def _add_export(sub):

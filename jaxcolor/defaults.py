@@ -5,6 +5,9 @@ commands (JAX, TensorFlow Datasets, ...); those modules read them from here.
 """
 
 # Inference (`jaxcolor colorize`, `Colorizer`).
+# The models that ship in the package (starter.MODELS) and the one used by default.
+BUNDLED_MODELS = ("palette", "reference")
+DEFAULT_MODEL = "palette"
 MAX_SIDE = 1024  # sketches are coloured at most this long side unless asked
 COLORIZE_OUT_DIR = "colorized"
 
@@ -16,7 +19,7 @@ SERVE_MAX_PIXELS = 4096 * 4096
 
 # `jaxcolor bench`.
 BENCH_CONFIG = "configs/palette.py"
-BENCH_WHATS = ("train", "infer", "data", "hints", "colorize", "all")
+BENCH_WHATS = ("train", "infer", "data", "hints", "colorize", "regions", "all")
 
 # `jaxcolor data build NAME`: the names of jaxcolor.data.builders.BUILDERS.
 DATASETS = ("anime_sketch_colorization_pair", "image_folder", "synthetic_cels")

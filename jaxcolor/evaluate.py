@@ -17,6 +17,16 @@ Modes (both by default):
   method that ignores the reference gets (an all-grey or a sketch-only output).
 - colour_points (models that take points): PSNR with 0, 1, 5 and 10 dots of
   ground-truth colour placed at fixed random places.
+- same_character (datasets with same-character sets): the reference is another drawing of
+  the same character and colouring, mirrored left-right; PSNR, SSIM and the rest against
+  the ground truth. A global palette cannot place colours; a model that looks them up can.
+- points_only (models that take points, palette and reference families): 30
+  ground-truth dots and no reference.
+
+part_accuracy (datasets with part maps, in every row): per drawing, the share of colour
+parts whose median output colour (CIELAB) is nearer that part's ground-truth colour than
+any other part's (`metrics.part_accuracy`); a figure painted one colour scores about one
+over its number of parts.
 
 colourfulness (Hasler & Suesstrunk) is reported for every method and the ground truth:
 a grey output has none, so a collapse to grey cannot hide behind PSNR.
@@ -45,10 +55,12 @@ from jaxcolor.errors import UserError
 from jaxcolor.infer import Colorizer
 
 MODES = {"self": "self_reference", "shuffled": "shuffled_reference"}
+POINTS_ONLY_COUNT = 30
 METHODS = ("model", "sketch", "flat_fill", "mean_fill", "all_grey")
 POINT_COUNTS = (0, 1, 5, 10)
 HIGHER_IS_BETTER = {"psnr": True, "ssim": True, "l1": False, "vgg_perceptual": False,
-                    "color_hist_dist": False, "colourfulness": True, "share": True}
+                    "color_hist_dist": False, "colourfulness": True, "share": True,
+                    "part_accuracy": True}
 METRIC_NOTES = {
     "psnr": "dB, data range 2 ([-1, 1]), capped at 100",
     "ssim": "11x11 Gaussian window (sigma 1.5), RGB in [0, 1], mean over channels",
@@ -61,6 +73,8 @@ METRIC_NOTES = {
                      "ground_truth row)",
     "share": "reference following: share of outputs closer (color_hist_dist) to the "
              "reference they were given than to the other one; 0.5 = chance",
+    "part_accuracy": "mean over drawings of the share of colour parts whose median output "
+                     "colour (CIELAB) is nearest their own ground-truth colour",
 }
 SHEET_ROWS = 8
 SHEET_COLUMNS = ("sketch", "reference", "output", "ground_truth")
@@ -69,8 +83,8 @@ _PAPER_LEVEL = 240
 
 
 def as_colorizer(model):
-  """A Colorizer, or a (config, params) pair made into one."""
-  if isinstance(model, Colorizer):
+  """A Colorizer (or anything with its `colorize_batch`), or a (config, params) pair."""
+  if isinstance(model, Colorizer) or hasattr(model, "colorize_batch"):
     return model
   try:
     config, params = model
@@ -185,7 +199,7 @@ def _flatten(batch):
   """Merges the leading (devices, batch) axes; returns (arrays, mask (N,))."""
   lead = np.asarray(batch["sketch"]).ndim - 3
   flat = {}
-  for key in ("sketch", "image", "reference", "hint", "points"):
+  for key in ("sketch", "image", "reference", "hint", "points", "parts"):
     if key not in batch:
       continue
     x = np.asarray(batch[key], np.float32)
@@ -224,6 +238,7 @@ def evaluate(model, batches, *, mode="self", vgg_params=None, seed=None,
     # On the device once, rather than with every batch.
     vgg_params = jax.tree.map(jnp.asarray, vgg_params)
   sums, total = {}, 0.0
+  part_sums, part_count = {}, 0.0
   samples = {c: [] for c in SHEET_COLUMNS}
   histograms = {m: [] for m in METHODS + ("references",)}
   kept = 0
@@ -247,6 +262,13 @@ def evaluate(model, batches, *, mode="self", vgg_params=None, seed=None,
       for name, v in values.items():
         acc[name] = acc.get(name, 0.0) + float(np.sum(np.asarray(v, np.float64) * mask))
     total += float(mask.sum())
+    if "parts" in x:
+      # Drawings with fewer than two colour parts have nothing to tell apart: left out.
+      for method in METHODS:
+        score = metrics.part_accuracy(named[method], x["image"], x["parts"])
+        keep = (mask > 0) & np.isfinite(score)
+        part_sums[method] = part_sums.get(method, 0.0) + float(score[keep].sum())
+      part_count += float(((mask > 0) & np.isfinite(score)).sum())
     for j in np.flatnonzero(mask):
       if kept >= num_samples:
         break
@@ -257,6 +279,9 @@ def evaluate(model, batches, *, mode="self", vgg_params=None, seed=None,
   if total == 0:
     raise UserError("no examples to evaluate")
   means = {m: {k: v / total for k, v in acc.items()} for m, acc in sums.items()}
+  if part_count:
+    for method, value in part_sums.items():
+      means[method]["part_accuracy"] = value / part_count
   result = {"num_examples": int(total), "metrics": means,
             "samples": {c: np.stack(v) for c, v in samples.items()}}
   if return_outputs:
@@ -318,20 +343,17 @@ def _config_copy(config):
 
 
 def load_eval_batches(config, *, data_dir, split="val", num_examples, batch_size=None,
-                      shuffled_reference=False, data_name=None, num_points=0):
+                      shuffled_reference=False, data_name=None, num_points=0, reference=None):
   """make_eval_batches on a copy of config with the dataset / batch size overridden."""
   from jaxcolor.data import pipeline  # Deferred: pulls in grain and tfds.
 
-  cfg = _config_copy(config)
-  if data_name and data_name != cfg.data.name:
-    cfg.data.name = data_name
-    cfg.data.builder_kwargs = {}  # the checkpoint's options belong to its own dataset
+  cfg = _config_copy(_dataset_config(config, data_name))
   if batch_size:
     cfg.per_device_batch_size = int(batch_size)
   return pipeline.make_eval_batches(cfg, data_dir=data_dir, split=split,
                                     num_examples=int(num_examples), local_device_count=1,
                                     shuffled_reference=shuffled_reference,
-                                    num_points=num_points)
+                                    num_points=num_points, reference=reference)
 
 
 def _config_name(config):
@@ -380,6 +402,12 @@ def evaluate_dataset(model, *, data_dir, data_name=None, split="val", num_exampl
     report["modes"]["reference_following"] = {
         "num_examples": results["self"]["num_examples"],
         "metrics": reference_following(results["self"], results["shuffled"])}
+  for row, result in character_rows(colorizer, config, data_dir=data_dir, split=split,
+                                    num_examples=num, batch_size=batch_size,
+                                    data_name=data_name, seed=seed):
+    report["modes"][row] = {"num_examples": result["num_examples"],
+                            "metrics": result["metrics"]}
+    samples[row] = result["samples"]
   if point_counts and colorizer.takes_points:
     report["modes"]["colour_points"] = {
         "num_examples": report.get("num_examples"),
@@ -387,6 +415,43 @@ def evaluate_dataset(model, *, data_dir, data_name=None, split="val", num_exampl
                                num_examples=num, batch_size=batch_size, data_name=data_name,
                                counts=point_counts, seed=seed)}
   return report, samples
+
+
+def character_rows(colorizer, config, *, data_dir, split, num_examples, batch_size=None,
+                   data_name=None, seed=None):
+  """The rows that show parts, for the datasets and models that have them.
+
+  Yields ("same_character", result) when the dataset has same-character sets, and
+  ("points_only", result) when the model takes colour points and can colour without a
+  reference (palette and reference families). `result` is `evaluate`'s, without the VGG
+  distance: on a CPU it costs several times the rest of a row, and these rows are read
+  by PSNR, SSIM and part accuracy.
+  """
+  common = dict(data_dir=data_dir, split=split, num_examples=num_examples,
+                batch_size=batch_size, data_name=data_name)
+  from jaxcolor.data import pipeline  # pylint: disable=import-outside-toplevel
+
+  source = pipeline.load_source(_dataset_config(config, data_name), split, data_dir)
+  if pipeline.partner_groups(source, split) is not None:
+    batches = load_eval_batches(config, reference="same_character", **common)
+    yield "same_character", evaluate(colorizer, batches, mode="self", seed=seed)
+  if colorizer.takes_points and colorizer.kind != "histogram":
+    batches = load_eval_batches(config, reference="none", num_points=POINTS_ONLY_COUNT,
+                                **common)
+    yield "points_only", evaluate(colorizer, batches, mode="self", seed=seed)
+
+
+def _dataset_config(config, data_name):
+  """config, or a copy reading dataset `data_name`: with the build options the config
+  mixes it in with (config.data.mix_kwargs), else with the dataset's defaults."""
+  if not data_name or data_name == config.data.name:
+    return config
+  cfg = _config_copy(config)
+  cfg.data.name = data_name
+  # The checkpoint's own options belong to its own dataset.
+  mixed = (config.data.get("mix_kwargs", None) or {}).get(data_name, None)
+  cfg.data.builder_kwargs = dict(mixed) if mixed else {}
+  return cfg
 
 
 def _cell(value):
@@ -455,13 +520,13 @@ def _load_vgg(config, path):
 
 def run(args, colorizer=None):
   """Runs `jaxcolor evaluate`; `colorizer` replaces loading args.checkpoint."""
-  step, which = infer.checkpoint_choice(args)
+  infer.checkpoint_choice(args)  # conflicting flags fail before anything loads
   if args.num is not None and args.num < 1:
     raise UserError(f"--num must be >= 1, got {args.num}")
   if args.batch_size is not None and args.batch_size < 1:
     raise UserError(f"--batch-size must be >= 1, got {args.batch_size}")
   if colorizer is None:
-    colorizer = Colorizer.from_checkpoint(args.checkpoint, step=step, which=which)
+    colorizer = Colorizer.from_args(args)
   config = colorizer.config
   from jaxcolor.data.builders import data_dir_of  # pylint: disable=import-outside-toplevel
   data_dir = args.data_dir or data_dir_of(config)
@@ -479,8 +544,10 @@ def run(args, colorizer=None):
     write_report(report, args.out)
     print(f"wrote {args.out}")
   if args.sheet:
-    # The shuffled rows show reference transfer; in self mode reference == ground truth.
-    sheet_samples = samples.get("shuffled", samples.get("self"))
+    # On character data the same-character rows show whether colours land on their parts;
+    # elsewhere the shuffled rows show reference transfer (in self mode the reference is
+    # the ground truth).
+    sheet_samples = samples.get("same_character", samples.get("shuffled", samples.get("self")))
     images.save_image(contact_sheet(sheet_samples), args.sheet)
     print(f"wrote {args.sheet}")
   return 0

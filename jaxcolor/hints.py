@@ -1,4 +1,5 @@
-"""Colour hints computed from a reference image: a K-means palette or a strip histogram.
+"""Colour hints computed from a reference image: a K-means palette, a strip histogram, or
+the reference image itself (the reference family looks colours up in it).
 
 Host-side functions work on numpy uint8 images and return uint8 colours; the batch carries
 the colours only and `hint_planes` expands them to constant planes on the device.
@@ -29,6 +30,12 @@ from jaxcolor import color as color_lib
 from jaxcolor.errors import UserError
 
 HINT_SHAPES = {"palette": (9, 3), "histogram": (4, 4, 3)}
+# The reference family's hint: the reference image, uint8 (H, W, 3) of any size.
+REFERENCE = "reference"
+KINDS = (*HINT_SHAPES, REFERENCE)
+# "No reference" (colour points alone): uniform mid-grey, which is 0 in [-1, 1] and unlike
+# any drawing, so the model can tell it from a reference that is mostly paper.
+NO_REFERENCE_LEVEL = 128
 
 NUM_STRIPS = 4
 NUM_RANKS = 4
@@ -37,14 +44,17 @@ _NUM_BUCKETS = 64
 _MAX_KMEANS_SAMPLES = 2048
 
 
-def _check_kind(kind):
-  if kind not in HINT_SHAPES:
-    raise UserError(f"unknown hint kind {kind!r}: expected one of {sorted(HINT_SHAPES)}")
+def _check_kind(kind, planes=False):
+  known = HINT_SHAPES if planes else KINDS
+  if kind not in known:
+    raise UserError(f"unknown hint kind {kind!r}: expected one of {sorted(known)}")
 
 
 def hint_channels(kind):
-  """Number of input channels the hint planes add: 27 (palette) or 12 (histogram)."""
+  """Input channels the hint planes add: 27 (palette), 12 (histogram), 0 (reference)."""
   _check_kind(kind)
+  if kind == REFERENCE:
+    return 0
   # Palette: 9 colours x RGB; histogram: 4 rank images x RGB (strips share channels).
   return 27 if kind == "palette" else NUM_RANKS * 3
 
@@ -270,11 +280,52 @@ def hint_options(config) -> dict:
 
 
 def compute_hint(kind, ref_uint8, seed=0, **options):
-  """Host-side hint colours of a uint8 reference: (9, 3) or (4, 4, 3) uint8."""
+  """Host-side hint of a uint8 reference: colours (9, 3) / (4, 4, 3), or the image itself."""
   _check_kind(kind)
+  if kind == REFERENCE:
+    return _check_rgb(ref_uint8)
   if kind == "palette":
     return palette_colors(ref_uint8, seed=seed, **options)
   return histogram_colors(ref_uint8, **options)
+
+
+# ----------------------------------------------------------------------------- reference images
+
+
+def fit_reference(ref, side, multiple):
+  """A reference resized so its long side is `side`, both sides multiples of `multiple`.
+
+  The aspect ratio is kept to within one `multiple`; nothing is padded, so no padding can
+  reach the colours the model looks up.
+  """
+  ref = _check_rgb(ref)
+  h, w = ref.shape[:2]
+  scale = side / max(h, w)
+  size = [max(multiple, int(round(n * scale / multiple)) * multiple) for n in (h, w)]
+  if (h, w) == tuple(size):
+    return ref
+  resample = Image.Resampling.BOX if scale < 1 else Image.Resampling.BICUBIC
+  return np.asarray(Image.fromarray(ref).resize(size[::-1], resample))
+
+
+def no_reference(side):
+  """The reference image that means "none": uniform mid-grey, uint8 (side, side, 3)."""
+  return np.full((side, side, 3), NO_REFERENCE_LEVEL, np.uint8)
+
+
+def palette_reference(colors, side):
+  """A palette as a reference image: a 3x3 grid of flat blocks, uint8 (side, side, 3).
+
+  Colours fill the blocks in order, cycled when fewer than 9, so every colour takes an
+  equal share: a palette says which colours, not how much of each.
+  """
+  colors = _cycle(np.asarray(colors, np.uint8).reshape(-1, 3), 9)
+  edges = np.linspace(0, side, 4).round().astype(int)
+  out = np.empty((side, side, 3), np.uint8)
+  for i in range(3):
+    for j in range(3):
+      out[edges[i]:edges[i + 1], edges[j]:edges[j + 1]] = colors[3 * i + j]
+  return out
 
 
 # ----------------------------------------------------------------------------- planes
@@ -282,7 +333,7 @@ def compute_hint(kind, ref_uint8, seed=0, **options):
 
 def _hint_planes(xp, kind, colors, h, w):
   """Shared body of `hint_planes` / `hint_planes_np`; `xp` is numpy or jax.numpy."""
-  _check_kind(kind)
+  _check_kind(kind, planes=True)
   shape = HINT_SHAPES[kind]
   if tuple(colors.shape[-len(shape):]) != shape:
     raise ValueError(f"{kind} colours must end in {shape}, got {colors.shape}")
@@ -312,7 +363,7 @@ def hint_planes_np(kind, colors, h, w):
 
 def swatch_image(kind, colors, cell=32):
   """Small picture of the colours: palette = a row of squares; histogram = 4x4 grid."""
-  _check_kind(kind)
+  _check_kind(kind, planes=True)
   colors = np.asarray(colors)
   if colors.dtype != np.uint8:
     colors = color_lib.to_uint8(colors)
@@ -424,3 +475,36 @@ def points_image(points, height, width, *, scale=(1.0, 1.0), radius=None):
     disc = (yy - cy) ** 2 + (xx - cx) ** 2 <= r * r
     out[y0:y1, x0:x1][disc] = (*rgb, 255)
   return out
+
+
+def region_points(color, parts, rng, n, radius, must=(), first_part=2):
+  """n discs at random places on colour parts, each of its part's colour: planes (H, W, 4).
+
+  What a user does on the page: click inside a region and pick that region's colour. The
+  colour is the part's median in `color` (not the pixel under the click, which may sit on
+  an anti-aliased edge). Parts in `must` get one dot each first (a recoloured part has no
+  other way to tell its colour).
+  """
+  color, parts = np.asarray(color), np.asarray(parts)
+  h, w = parts.shape
+  planes = no_points(h, w)
+  ids = [int(p) for p in np.unique(parts) if p >= first_part]
+  if not ids or n <= 0 and not must:
+    return planes
+  where = {p: np.flatnonzero(parts.ravel() == p) for p in ids}
+  median = {p: np.median(color.reshape(-1, 3)[where[p]], axis=0) for p in ids}
+  chosen = [p for p in must if p in where][:max(int(n), len(must))]
+  # Other dots fall on parts in proportion to their area, as clicks on a drawing do.
+  pool = np.flatnonzero(parts.ravel() >= first_part)
+  picks = []
+  for p in chosen:
+    picks.append(int(where[p][rng.integers(len(where[p]))]))
+  for _ in range(max(int(n) - len(chosen), 0)):
+    picks.append(int(pool[rng.integers(len(pool))]))
+  yy, xx = np.mgrid[:h, :w]
+  for flat in picks:
+    y, x = divmod(flat, w)
+    disc = (yy - y) ** 2 + (xx - x) ** 2 <= radius * radius
+    planes[disc, :3] = median[int(parts[y, x])].astype(np.float32) / 127.5 - 1.0
+    planes[disc, 3] = 1.0
+  return planes

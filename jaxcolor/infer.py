@@ -3,6 +3,7 @@
   jaxcolor colorize SKETCH [SKETCH ...] [--reference IMAGE | --palette HEX,...]
       [--points RGBA_IMAGE] [--checkpoint WORKDIR_OR_STEP_DIR [--step N] [--best]]
       [--out DIR] [--seed S] [--variations K] [--size N] [--cleanup]
+      [--flat] [--layers] [--layers-dir DIR]
 
 Without --checkpoint the starter model that ships with jaxcolor colours.
   jaxcolor palette IMAGE [--kind palette|histogram] [--k 9] [--lab] [--out swatch.png]
@@ -16,6 +17,7 @@ Each padded shape compiles once per Colorizer.
 import os
 import pathlib
 import sys
+import warnings
 
 import flax
 import jax
@@ -30,6 +32,9 @@ from jaxcolor import models
 from jaxcolor import sketch as sketch_lib
 from jaxcolor.data import images
 from jaxcolor.errors import ImageError, UserError
+from jaxcolor.paint import flats as flats_lib
+from jaxcolor.paint import layers as layers_lib
+from jaxcolor.paint import regions as regions_lib
 
 DEFAULT_MAX_SIDE = defaults.MAX_SIDE
 OUTPUT_SUFFIX = "_color"
@@ -156,7 +161,7 @@ class Colorizer:
     self.step = step
     self.source = source
     self.max_side = int(max_side)
-    self.has_noise = (config.model.family == "palette"
+    self.has_noise = (config.model.family in ("palette", "reference")
                       and bool(config.model.get("noise", False)))
     self.takes_points = models.uses_points(config.model)
     # (sketch shape, hint shape, random noise?) -> compiled forward; per instance, so that
@@ -164,21 +169,31 @@ class Colorizer:
     self._compiled = {}
 
   @classmethod
-  def from_checkpoint(cls, path=None, step=None, which="latest", **kwargs):
+  def from_checkpoint(cls, path=None, step=None, which="latest", *, model=None, **kwargs):
     """Loads the generator of a training workdir or a step directory.
 
-    With no path, the starter model that ships inside the package.
+    With no path, the bundled model `model` ("palette" or "reference"; None: the
+    default one, `starter.DEFAULT_MODEL`).
     """
     if path is None:
       from jaxcolor import starter  # pylint: disable=g-import-not-at-top
       if step is not None or which != "latest":
-        raise UserError("--step and --best need --checkpoint: the starter has one step")
-      config, params, step = starter.load()
-      return cls(config, params, step=step, source=starter.SOURCE, **kwargs)
+        raise UserError("--step and --best need --checkpoint: a bundled model has one step")
+      config, params, step = starter.load(starter.weights_dir(model))
+      return cls(config, params, step=step, source=starter.source_name(model), **kwargs)
+    if model is not None:
+      raise UserError("give --checkpoint or --model, not both")
     from jaxcolor import checkpoint  # Deferred: pulls in orbax.
 
     config, params, step = checkpoint.load_generator(path, step=step, which=which)
     return cls(config, params, step=step, source=str(path), **kwargs)
+
+  @classmethod
+  def from_args(cls, args, **kwargs):
+    """The generator a command's --checkpoint / --step / --best / --model flags name."""
+    step, which = checkpoint_choice(args)
+    return cls.from_checkpoint(args.checkpoint, step=step, which=which,
+                               model=getattr(args, "model", None), **kwargs)
 
   # ------------------------------------------------------------------- hints
 
@@ -192,6 +207,8 @@ class Colorizer:
       points: uint8 RGBA colour points: with no other source, their colours are the
         palette (palette family only).
     """
+    if self.kind == hints.REFERENCE:
+      return self._reference_hint(reference, palette, hint, points)
     source = check_hint_source(reference, palette, hint, points, self.kind)
     if source == "points":
       if np.any(points[..., 3] >= 128):
@@ -216,6 +233,26 @@ class Colorizer:
       ref = np.asarray(Image.fromarray(ref).resize(size[::-1], Image.Resampling.BOX))
     return hints.compute_hint(self.kind, ref, seed=0, **hints.hint_options(self.config))
 
+  @property
+  def reference_side(self):
+    """Long side the reference family sees a reference at (its encoder's scale)."""
+    return int(self.config.model.get("reference_side", 0) or self.config.image_size)
+
+  def _reference_hint(self, reference, palette, hint, points):
+    """The reference family's hint: the reference image at `reference_side`, uint8.
+
+    A typed palette becomes a picture of flat blocks; colour points alone (no reference)
+    give the uniform grey that the model was trained to read as "no reference".
+    """
+    source = check_hint_source(reference, palette, hint, points, "palette")
+    side, multiple = self.reference_side, self.model.reference_stride
+    if source == "points":
+      return hints.no_reference(side)
+    if source == "palette":
+      return hints.palette_reference(hints.palette_from_text(palette), side)
+    image = to_rgb(hint if source == "hint" else reference)
+    return hints.fit_reference(image, side, multiple)
+
   # ------------------------------------------------------------------- forward
 
   def _forward_fn(self, sketch_shape, hint_shape, random):
@@ -227,9 +264,11 @@ class Colorizer:
 
     def forward(params, sketch, hint, points, rng=None):
       x = models.generator_input(kind, sketch, hint, points)
+      reference = models.generator_reference(kind, hint)
       if rng is None:
-        return gen.apply({"params": params}, x, noise_mode="zero")
-      return gen.apply({"params": params}, x, noise_mode="random", rngs={"noise": rng})
+        return gen.apply({"params": params}, x, reference, noise_mode="zero")
+      return gen.apply({"params": params}, x, reference, noise_mode="random",
+                       rngs={"noise": rng})
 
     points_shape = (None if not self.takes_points else
                     jax.ShapeDtypeStruct(tuple(sketch_shape[:3]) + (hints.POINT_CHANNELS,),
@@ -282,7 +321,11 @@ class Colorizer:
     return np.asarray(out)[:, :h, :w]
 
   def colorize_sketch(self, sketch_uint8, hint_uint8, seeds=(None,), size=None, points=None):
-    """uint8 sketch (H, W) + uint8 hint [+ RGBA points] -> one PIL image per seed."""
+    """uint8 sketch (H, W) + uint8 hint [+ RGBA points] -> one PIL image per seed.
+
+    The results are cleaned (`clean_result`): no stray pixels in the corner, no tint on
+    the paper.
+    """
     h, w = sketch_uint8.shape
     wh, ww = working_size(h, w, size, self.max_side)
     work = sketch_uint8
@@ -292,9 +335,11 @@ class Colorizer:
     x = color.to_float(work)[None, ..., None]
     hint = color.to_float(hint_uint8)[None]
     planes = None if points is None else hints.points_from_rgba(points, wh, ww)[0][None]
+    regions = regions_lib.segment(work)
     outs = []
     for seed in seeds:
       rgb = color.to_uint8(self.colorize_batch(x, hint, seed, planes)[0])
+      rgb = clean_result(rgb, work, regions, ww + -ww % self.stride)
       img = Image.fromarray(rgb, "RGB")
       if (wh, ww) != (h, w):
         img = img.resize((w, h), Image.Resampling.LANCZOS)
@@ -302,7 +347,7 @@ class Colorizer:
     return outs
 
   def __call__(self, sketch, reference=None, palette=None, seed=None, size=None, *,
-               points=None, hint=None, cleanup=False):
+               points=None, hint=None, cleanup=False, flat=False):
     """Colorizes one sketch: PIL RGB image of the sketch's size.
 
     Args:
@@ -316,11 +361,16 @@ class Colorizer:
         reference or palette, or alone gives the palette too.
       hint: precomputed uint8 hint colours instead of reference / palette.
       cleanup: sharpen faint sketches first.
+      flat: flat colours: every closed region of the sketch gets one colour (the median
+        of the result in it, or its colour point's colour), the paper is white and the
+        lines are multiplied over (`jaxcolor.paint`). A sketch without closed regions
+        gives the plain result and a `FlatsUnavailable` warning.
     """
-    return self._colorize(sketch, reference, palette, hint, points, (seed,), size, cleanup)[0]
+    return self._colorize(sketch, reference, palette, hint, points, (seed,), size, cleanup,
+                          flat)[0]
 
   def variations(self, sketch, reference=None, palette=None, k=4, seed=0, size=None, *,
-                 points=None, hint=None, cleanup=False):
+                 points=None, hint=None, cleanup=False, flat=False):
     """k images from seeds seed .. seed + k - 1 (variation i equals seed=seed + i)."""
     if int(k) < 1:
       raise UserError(f"number of variations must be >= 1, got {k}")
@@ -329,15 +379,97 @@ class Colorizer:
                       "all variations would be the same image")
     seed = 0 if seed is None else int(seed)
     return self._colorize(sketch, reference, palette, hint, points,
-                          tuple(range(seed, seed + int(k))), size, cleanup)
+                          tuple(range(seed, seed + int(k))), size, cleanup, flat)
 
-  def _colorize(self, sketch, reference, palette, hint, points, seeds, size, cleanup):
+  def layers(self, sketch, reference=None, palette=None, seed=None, size=None, *,
+             points=None, hint=None, cleanup=False):
+    """The result as layers a painter can use: a `jaxcolor.paint.layers.Layers`.
+
+    Arguments as for `__call__`. `.save_psd(path)` writes a PSD ("line art", "shading",
+    "flats", "paper"), `.save_pngs(folder)` the same as PNG files, `.composite` is the
+    flat result. A sketch without closed regions is a UserError.
+    """
+    gray, colors, rgba = self._inputs(sketch, reference, palette, hint, points, cleanup)
+    result = self.colorize_sketch(gray, colors, (seed,), size, rgba)[0]
+    regions = regions_lib.segment(gray)
+    if not regions.usable:
+      raise UserError(f"no layers: {regions.problem}")
+    return paint_layers(gray, regions, result, rgba)
+
+  def _inputs(self, sketch, reference, palette, hint, points, cleanup):
+    """(uint8 sketch, hint colours, RGBA points or None) as `_colorize` reads them."""
     rgba = None if points is None else load_points(points)
     if rgba is not None and not self.takes_points:
       raise UserError("this model takes no colour points: train one with "
                       "--config.model.points=True, or leave the points out")
     colors = self.hint_colors(reference, palette, hint, points=rgba)
-    return self.colorize_sketch(load_sketch(sketch, cleanup), colors, seeds, size, rgba)
+    return load_sketch(sketch, cleanup), colors, rgba
+
+  def _colorize(self, sketch, reference, palette, hint, points, seeds, size, cleanup,
+                flat=False):
+    gray, colors, rgba = self._inputs(sketch, reference, palette, hint, points, cleanup)
+    results = self.colorize_sketch(gray, colors, seeds, size, rgba)
+    if not flat:
+      return results
+    flat_results, problem = flatten_results(gray, results, rgba)
+    if problem:
+      warnings.warn(f"no flat colours: {problem}; the plain result is returned",
+                    FlatsUnavailable, stacklevel=3)
+    return flat_results
+
+
+# --------------------------------------------------------------------------- flats, layers
+
+
+def clean_result(rgb, sketch, regions, canvas_width):
+  """A uint8 result without the model's two blemishes (README, "Clean outputs").
+
+  The starter's generator grows a spike of huge activations in the top-right corner of
+  whatever canvas it gets: in its last full-resolution layer 0.6% of the pixels hold ~80%
+  of every GroupNorm group's variance (the "droplet" of StyleGAN2), so the spike sets the
+  normalisation of the whole picture and a dozen saturated cyan and magenta pixels show
+  through. Removing the spike would change every pixel; `paint.flats.repair_corner`
+  paints over what shows, in that corner only. The model also leaves a faint tint on the
+  paper: `paint.flats.clean_paper` takes it out of the paper regions.
+
+  Args:
+    rgb: uint8 (H, W, 3) result. sketch: uint8 (H, W). regions: the sketch's regions.
+    canvas_width: width of the canvas the model ran on (the sketch padded to its stride).
+  """
+  rgb = flats_lib.repair_corner(rgb, sketch, regions, canvas_width)
+  return flats_lib.clean_paper(rgb, sketch, regions)
+
+
+class FlatsUnavailable(UserWarning):
+  """The sketch has no closed regions to flat-colour: the plain result stands."""
+
+
+def flatten_results(gray, results, points=None, regions=None):
+  """Plain results of one sketch -> (flat results, None), or (results, why not).
+
+  Args:
+    gray: uint8 (H, W) sketch, the results' size.
+    results: PIL images from `Colorizer.colorize_sketch`.
+    points: RGBA colour points (any size) or None; a point's colour fills its region.
+    regions: the sketch's `paint.regions.Regions`, if already computed.
+  """
+  regions = regions_lib.segment(gray) if regions is None else regions
+  if not regions.usable:
+    return list(results), regions.problem
+  dots = [] if points is None else flats_lib.dots_from_rgba(regions, points)
+  out = []
+  for img in results:
+    flats = flats_lib.flat_colors(regions, np.asarray(img), dots)
+    out.append(Image.fromarray(flats_lib.flat_image(gray, regions, flats), "RGB"))
+  return out, None
+
+
+def paint_layers(gray, regions, result, points=None):
+  """The `paint.layers.Layers` of one plain result (PIL or uint8) of a sketch."""
+  rgb = np.asarray(result, np.uint8)
+  dots = [] if points is None else flats_lib.dots_from_rgba(regions, points)
+  flats = flats_lib.flat_colors(regions, rgb, dots)
+  return layers_lib.make_layers(gray, regions, flats, rgb)
 
 
 # --------------------------------------------------------------------------- colorize CLI
@@ -415,7 +547,7 @@ def run_colorize(args, colorizer=None):
     raise UserError(f"--variations must be >= 1, got {args.variations}")
   if args.size is not None and args.size < 1:
     raise UserError(f"--size must be >= 1, got {args.size}")
-  step, which = checkpoint_choice(args)
+  checkpoint_choice(args)  # conflicting flags fail before anything loads
   out_dir = pathlib.Path(args.out)
   items, missing = _collect_inputs(args.sketches, out_dir)
   if not items and not missing:
@@ -427,9 +559,10 @@ def run_colorize(args, colorizer=None):
   if args.palette is not None:
     hints.palette_from_text(args.palette)
   points, points_failed = _read_points(points_arg, reference is None and args.palette is None)
+  layers_to, layers_failed = _layers_folder(args)
 
   if colorizer is None:
-    colorizer = Colorizer.from_checkpoint(args.checkpoint, step=step, which=which)
+    colorizer = Colorizer.from_args(args)
   if args.variations > 1 and not colorizer.has_noise:
     raise UserError(f"this {colorizer.config.model.family} model has no noise injection: "
                     "--variations would write the same image")
@@ -452,9 +585,13 @@ def run_colorize(args, colorizer=None):
         report(f"{points_arg}: {points.shape[1]}x{points.shape[0]} resized (nearest) to "
                f"{src}'s {sketch.shape[1]}x{sketch.shape[0]}")
       results = colorizer.colorize_sketch(sketch, colors, seeds, args.size, points)
+      results, layers = _paint_results(args, sketch, results, points, report, src,
+                                       with_layers=not layers_failed)
       for img, out in zip(results, outs):
         images.save_image(img, out, protect=protect)
       written += len(outs)
+      if layers:
+        layers_failed = _write_layers(layers, outs, out_dir, layers_to, report)
     except ParamsMismatch:
       raise
     except UserError as e:
@@ -463,9 +600,73 @@ def run_colorize(args, colorizer=None):
       report(f"skipped {src}: {reason}")
   print(f"wrote {written} image(s) to {out_dir}"
         + (f"; skipped {len(skipped)} input(s)" if skipped else ""))
-  if points_failed:
+  if points_failed or layers_failed:
     return 2
   return 1 if skipped else 0
+
+
+def _layers_folder(args):
+  """(--layers-dir as a folder or None, whether it cannot be written).
+
+  An unwritable folder is one `error:` line at once; the PNGs are still written and the
+  command then exits 2.
+  """
+  folder = getattr(args, "layers_dir", None)
+  if folder is None:
+    return None, False
+  folder = pathlib.Path(folder)
+  try:
+    folder.mkdir(parents=True, exist_ok=True)
+    if not os.access(folder, os.W_OK | os.X_OK):
+      raise PermissionError(13, "Permission denied")
+  except OSError as e:
+    print(f"error: --layers-dir {folder}: cannot write there ({e.strerror or e}); "
+          "writing the PNGs only", file=sys.stderr)
+    return folder, True
+  return folder, False
+
+
+def _paint_results(args, sketch, results, points, report, src, with_layers=True):
+  """--flat / --layers for one sketch: (images to write, [Layers per image] or None).
+
+  A sketch without closed regions keeps its plain results, with one warning line.
+  """
+  flat = getattr(args, "flat", False)
+  want_layers = bool(getattr(args, "layers", False) or getattr(args, "layers_dir", None))
+  if not (flat or want_layers):
+    return results, None
+  regions = regions_lib.segment(sketch)
+  if not regions.usable:
+    report(f"warning: {src}: no flat colours or layers, {regions.problem}; "
+           "wrote the plain result")
+    return results, None
+  layers = None
+  if want_layers and with_layers:
+    layers = [paint_layers(sketch, regions, img, points) for img in results]
+  if flat:
+    results, _ = flatten_results(sketch, results, points, regions)
+  return results, layers
+
+
+def _write_layers(layers, outs, out_dir, folder, report):
+  """Writes NAME.psd and NAME_layers/ beside each PNG (or under `folder`).
+
+  Returns whether that failed, which is reported as one `error:` line.
+  """
+  for lay, out in zip(layers, outs):
+    base = out if folder is None else folder / out.relative_to(out_dir)
+    try:
+      base.parent.mkdir(parents=True, exist_ok=True)
+      lay.save_pngs(base.with_name(base.stem + "_layers"))
+      lay.save_psd(base.with_suffix(".psd"))
+    except OSError as e:
+      report(f"error: cannot write the layers of {out.name} to {base.parent}: "
+             f"{e.strerror or e}; the PNGs are still written")
+      return True
+    except UserError as e:  # psd-tools missing
+      report(f"error: {e}; the PNGs are still written")
+      return True
+  return False
 
 
 def _read_points(path, only_source):

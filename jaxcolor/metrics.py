@@ -214,3 +214,36 @@ def perceptual_distance(vgg_params, a, b, layers=PERCEPTUAL_LAYERS):
 def paired_metrics(a, b, max_db=100.0):
   """Jitted {psnr, ssim, l1} per image of a vs. b (no VGG)."""
   return {"psnr": psnr(a, b, max_db), "ssim": ssim(a, b), "l1": l1(a, b)}
+
+
+# Part ids below this are paper (0) and ink (1); smaller parts are too few pixels for a
+# stable median after resizing.
+FIRST_COLOR_PART = 2
+MIN_PART_PIXELS = 16
+
+
+def part_accuracy(output, target, parts, min_pixels=MIN_PART_PIXELS):
+  """Per image: the share of colour parts whose median output colour (CIELAB) lies nearer
+  that part's own ground-truth colour than any other part's. numpy, host side.
+
+  output, target: (B, H, W, 3) in [-1, 1]; parts: (B, H, W) part ids (0 paper, 1 ink,
+  2.. colour parts). Parts whose ground-truth colours are equal count as right for
+  each other. A model that paints the whole figure one colour scores about one over the
+  number of parts. Images with fewer than two colour parts give NaN (nothing to tell
+  apart). Returns (B,) float64.
+  """
+  to_lab = lambda x: color.rgb_to_lab((np.asarray(x, np.float64) + 1.0) * 127.5)
+  out_lab, tgt_lab = to_lab(output), to_lab(target)
+  parts = np.asarray(parts).astype(np.int64)
+  scores = np.full(parts.shape[0], np.nan)
+  for b in range(parts.shape[0]):
+    ids, counts = np.unique(parts[b], return_counts=True)
+    ids = ids[(ids >= FIRST_COLOR_PART) & (counts >= min_pixels)]
+    if len(ids) < 2:
+      continue
+    masks = [parts[b] == p for p in ids]
+    want = np.stack([np.median(tgt_lab[b][m], axis=0) for m in masks])
+    got = np.stack([np.median(out_lab[b][m], axis=0) for m in masks])
+    dist = np.linalg.norm(got[:, None, :] - want[None, :, :], axis=-1)
+    scores[b] = np.mean(np.diag(dist) <= dist.min(axis=1) + 1e-9)
+  return scores

@@ -14,8 +14,11 @@ Routes:
   POST /api/palette     multipart `reference` -> {"colors": ["#rrggbb", ...]}
   POST /api/colorize    multipart `sketch`, optional `reference`, `palette` (JSON list of
                         hex), `points` (JSON list of {"x", "y", "color"} in sketch pixels),
-                        `seed` (int), `variations` (1..4)
-                        -> {"images": ["data:image/png;base64,..."], "width", "height", ...}
+                        `seed` (int), `variations` (1..4), `flat` (1: flat colours)
+                        -> {"images": ["data:image/png;base64,..."], "width", "height",
+                            "regions", "line_art", "flats", "plain", "warning", ...}
+  POST /api/layers      multipart `sketch`, `result` (a plain result PNG), `colors` (JSON
+                        list, one "#rrggbb" or null = paper per region) -> a PSD file
 Errors are {"error": message} with status 400 (bad input) or 413 (too large).
 """
 
@@ -25,6 +28,7 @@ import concurrent.futures
 import errno
 import functools
 import importlib.resources
+import importlib.util
 import io
 import json
 import logging
@@ -45,6 +49,9 @@ from jaxcolor import hints
 from jaxcolor import infer
 from jaxcolor.data import images
 from jaxcolor.errors import ImageError, UserError
+from jaxcolor.paint import flats as flats_lib
+from jaxcolor.paint import layers as layers_lib
+from jaxcolor.paint import regions as regions_lib
 
 DEFAULT_MAX_BYTES = defaults.SERVE_MAX_BYTES
 DEFAULT_MAX_PIXELS = defaults.SERVE_MAX_PIXELS
@@ -190,6 +197,85 @@ def _data_url(img):
   return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
+# --------------------------------------------------------------------------- flats, layers
+
+
+def parse_flag(text, name):
+  """An optional on/off form field: "1", "true", "on" / "0", "false", "off" or empty."""
+  value = (text or "").strip().lower()
+  if value in ("", "0", "false", "off"):
+    return False
+  if value in ("1", "true", "on"):
+    return True
+  raise HTTPError(400, f"{name} must be 1 or 0, got {str(text)[:20]!r}")
+
+
+def paint_fields(sketch_rgb, points, results, flat):
+  """What the page needs for flats, the bucket and the PSD, next to the results.
+
+  Args:
+    sketch_rgb: the uploaded sketch, uint8 RGB (H, W, 3).
+    points: the parsed colour points [(x, y, rgb)] in its pixels: each fills its region.
+    results: plain results, PIL images of the sketch's size.
+    flat: return the flat results as "images" (and the plain ones as "plain").
+
+  Returns:
+    (images to show, dict of extra JSON fields): "regions" (a PNG of region ids,
+    id = R + 256 G + 65536 B), "region_count", "line_art" (the sketch as the model read
+    it, grey), "flats" (per image one "#rrggbb" or null = paper per region), "plain" and
+    "warning" (why there are no flats) or nulls.
+  """
+  gray = infer.load_sketch(sketch_rgb)
+  regions = regions_lib.segment(gray)
+  fields = {"flat": False, "regions": None, "region_count": 0, "line_art": None,
+            "flats": None, "plain": None, "warning": None}
+  if not regions.usable:
+    fields["warning"] = f"no flat colours or bucket for this sketch: {regions.problem}"
+    return results, fields
+  dots = flats_lib.dots_from_points(regions, points)
+  flats = [flats_lib.flat_colors(regions, np.asarray(img), dots) for img in results]
+  fields.update(
+      regions=_data_url(Image.fromarray(regions_lib.encode_labels(regions.labels), "RGB")),
+      region_count=regions.count, line_art=_data_url(Image.fromarray(gray, "L")),
+      flats=[[None if p else "#%02x%02x%02x" % tuple(c) for c, p in zip(f.colors, f.paper)]
+             for f in flats])
+  if not flat:
+    return results, fields
+  fields.update(flat=True, plain=[_data_url(img) for img in results])
+  return [Image.fromarray(flats_lib.flat_image(gray, regions, f), "RGB") for f in flats], fields
+
+
+def parse_colors(text, count):
+  """JSON list of "#rrggbb" or null, one per region -> [(r, g, b) or None]."""
+  try:
+    value = json.loads(text or "")
+  except ValueError:
+    value = None
+  if not isinstance(value, list) or not all(c is None or isinstance(c, str) for c in value):
+    raise HTTPError(400, 'colors must be a JSON list with one "#rrggbb" or null per region')
+  if len(value) != count:
+    raise HTTPError(400, f"colors has {len(value)} entries, the sketch has {count} regions")
+  out = []
+  for i, c in enumerate(value):
+    if c is not None and not _HEX.fullmatch(c):
+      raise HTTPError(400, f"region {i}: bad colour {c[:20]!r}: expected '#rrggbb'")
+    out.append(None if c is None else tuple(int(v) for v in hints.parse_palette(c, 1)[0]))
+  return out
+
+
+def layers_psd(sketch_rgb, result_rgb, colors_text):
+  """PSD bytes of a result whose region colours the page may have edited."""
+  gray = infer.load_sketch(sketch_rgb)
+  if result_rgb.shape[:2] != gray.shape:
+    raise HTTPError(400, f"result is {result_rgb.shape[1]}x{result_rgb.shape[0]}, the sketch "
+                    f"{gray.shape[1]}x{gray.shape[0]}: send the result of this sketch")
+  regions = regions_lib.segment(gray)
+  if not regions.usable:
+    raise HTTPError(400, f"no layers for this sketch: {regions.problem}")
+  flats = flats_lib.Flats.from_colors(parse_colors(colors_text, regions.count))
+  return layers_lib.make_layers(gray, regions, flats, result_rgb).psd_bytes()
+
+
 # --------------------------------------------------------------------------- colorize
 
 
@@ -279,7 +365,8 @@ def make_app(colorizer, *, max_bytes=DEFAULT_MAX_BYTES, max_pixels=DEFAULT_MAX_P
   from starlette.middleware import Middleware  # pylint: disable=g-import-not-at-top
   from starlette.middleware import trustedhost  # pylint: disable=g-import-not-at-top
   from starlette.requests import ClientDisconnect  # pylint: disable=g-import-not-at-top
-  from starlette.responses import HTMLResponse, JSONResponse  # pylint: disable=g-import-not-at-top
+  from starlette.responses import (  # pylint: disable=g-import-not-at-top
+      HTMLResponse, JSONResponse, Response)
   from starlette.routing import Mount, Route  # pylint: disable=g-import-not-at-top
   from starlette.staticfiles import StaticFiles  # pylint: disable=g-import-not-at-top
 
@@ -386,6 +473,7 @@ def make_app(colorizer, *, max_bytes=DEFAULT_MAX_BYTES, max_pixels=DEFAULT_MAX_P
         "has_noise": bool(colorizer.has_noise), "points": supports_points,
         "max_bytes": max_bytes, "max_pixels": max_pixels, "max_side": colorizer.max_side,
         "max_variations": MAX_VARIATIONS, "buckets": bool(buckets),
+        "layers": importlib.util.find_spec("psd_tools") is not None,
         "compiled_programs": len(getattr(colorizer, "_compiled", {}))},
         headers={"Cache-Control": "no-store"})
 
@@ -410,6 +498,7 @@ def make_app(colorizer, *, max_bytes=DEFAULT_MAX_BYTES, max_pixels=DEFAULT_MAX_P
     pal = parse_palette(read_field(form, "palette"))
     seed = parse_int(read_field(form, "seed"), "seed", 0, MAX_SEED)
     k = parse_int(read_field(form, "variations"), "variations", 1, MAX_VARIATIONS, default=1)
+    flat = parse_flag(read_field(form, "flat"), "flat")
     points_text = read_field(form, "points")
     if points_text and points_text.strip() not in ("", "[]") and not supports_points:
       raise HTTPError(400, "this model takes no colour points: leave the points out")
@@ -424,9 +513,9 @@ def make_app(colorizer, *, max_bytes=DEFAULT_MAX_BYTES, max_pixels=DEFAULT_MAX_P
       points = parse_points(points_text, w, h)
       ref = (decode_image(ref_data, "reference", max_bytes, max_pixels)
              if ref_data is not None and not pal else None)
-      return prepare(colorizer, sketch, points, buckets), ref
+      return prepare(colorizer, sketch, points, buckets), ref, (sketch, points)
 
-    (work, rgba, geometry), ref = await run_in_threadpool(decode)
+    (work, rgba, geometry), ref, (sketch, points) = await run_in_threadpool(decode)
     queued = time.perf_counter()
 
     def model():
@@ -439,20 +528,39 @@ def make_app(colorizer, *, max_bytes=DEFAULT_MAX_BYTES, max_pixels=DEFAULT_MAX_P
                                                                                 model)
 
     def encode():
-      return [_data_url(img) for img in finish(results, geometry)]
+      shown, fields = paint_fields(sketch, points, finish(results, geometry), flat)
+      return [_data_url(img) for img in shown], fields
 
-    urls = await run_in_threadpool(encode)
+    urls, fields = await run_in_threadpool(encode)
     seeds = None if seed is None and k == 1 else list(range(seed or 0, (seed or 0) + k))
     return JSONResponse({"images": urls, "width": geometry[1], "height": geometry[0],
                          "seeds": seeds, "seconds": round(elapsed, 3),
-                         "queued_seconds": round(waited, 3)},
+                         "queued_seconds": round(waited, 3), **fields},
                         headers={"Cache-Control": "no-store"})
+
+  async def layers(request):
+    form = await read_form(request)
+    sketch_data = await read_file(form, "sketch", required=True)
+    result_data = await read_file(form, "result", required=True)
+    colors_text = read_field(form, "colors")
+
+    def work():
+      with decode_slots:
+        sketch = decode_image(sketch_data, "sketch", max_bytes, max_pixels)
+        result = decode_image(result_data, "result", max_bytes, max_pixels)
+        return layers_psd(sketch, result, colors_text)
+
+    data = await run_in_threadpool(work)
+    return Response(data, media_type="image/vnd.adobe.photoshop", headers={
+        "Content-Disposition": 'attachment; filename="layers.psd"',
+        "Cache-Control": "no-store"})
 
   routes = [
       Route("/", index),
       Route("/api/health", api(health)),
       Route("/api/palette", api(palette), methods=["POST"]),
       Route("/api/colorize", api(colorize), methods=["POST"]),
+      Route("/api/layers", api(layers), methods=["POST"]),
       Mount("/static", StaticFiles(directory=str(web)), name="static"),
   ]
   middleware = ([Middleware(trustedhost.TrustedHostMiddleware,
@@ -513,7 +621,7 @@ def serve_forever(app, sock, verbose=False):
 def run(args, colorizer=None):
   """Runs `jaxcolor serve`; `colorizer` replaces loading args.checkpoint."""
   require_extra()
-  step, which = infer.checkpoint_choice(args)
+  infer.checkpoint_choice(args)  # conflicting flags fail before anything loads
   if args.max_upload_mb <= 0 or args.max_pixels <= 0:
     raise UserError("--max-upload-mb and --max-pixels must be positive")
   # Bind first: a busy port fails at once, not after loading and compiling the model.
@@ -521,7 +629,7 @@ def run(args, colorizer=None):
   try:
     if colorizer is None:
       print("loading the model...", file=sys.stderr, flush=True)
-      colorizer = infer.Colorizer.from_checkpoint(args.checkpoint, step=step, which=which)
+      colorizer = infer.Colorizer.from_args(args)
     if not args.no_warmup:
       start = time.perf_counter()
       print("warming up (compiling for 512x512 sketches)...", file=sys.stderr, flush=True)

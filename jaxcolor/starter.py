@@ -1,9 +1,11 @@
-"""The starter model that ships inside the package: export from a training run, load.
+"""The models that ship inside the package: export from a training run, load by name.
 
-The weights are the generator's parameters only, stored as float16 in one .npz
-(half the bytes of float32; the model computes in float32 after loading), beside
-the training config as JSON. `make starter` rebuilds them from nothing:
-fetch and render the data, build it, train configs/starter.py, export.
+Each bundled model is the generator's parameters only, stored as float16 in one .npz
+(half the bytes of float32; the model computes in float32 after loading), beside the
+training config as JSON, in jaxcolor/weights/<folder>/. `MODELS` names them:
+"palette" (configs/starter.py, `make starter`) and "reference" (configs/reference_starter.py,
+`make reference-starter`); `DEFAULT_MODEL` is the one every command uses without
+--checkpoint or --model.
 """
 
 from __future__ import annotations
@@ -17,14 +19,33 @@ import zipfile
 import numpy as np
 
 from jaxcolor import config_utils
+from jaxcolor import defaults
 from jaxcolor.errors import UserError
 
-WEIGHTS_DIR = pathlib.Path(__file__).resolve().parent / "weights" / "starter"
+WEIGHTS_ROOT = pathlib.Path(__file__).resolve().parent / "weights"
+# Bundled model name -> its folder under WEIGHTS_ROOT.
+MODELS = {"palette": "starter", "reference": "reference"}
+DEFAULT_MODEL = defaults.DEFAULT_MODEL
+WEIGHTS_DIR = WEIGHTS_ROOT / MODELS["palette"]
 PARAMS_FILE = "params.npz"
 CONFIG_FILE = "config.json"
 INFO_FILE = "info.json"
 SOURCE = "the starter model"
-REBUILD = "rebuild them with `make starter` (about 2 hours on a 2-core CPU)"
+
+
+def weights_dir(model: str | None = None) -> pathlib.Path:
+  """The folder of bundled model `model` (None: the default one)."""
+  name = model or DEFAULT_MODEL
+  if name not in MODELS:
+    raise UserError(f"unknown bundled model {name!r}: choose one of {', '.join(MODELS)}")
+  return WEIGHTS_ROOT / MODELS[name]
+
+
+def source_name(model: str | None = None) -> str:
+  """How messages name a bundled model."""
+  return f"{SOURCE} ({model or DEFAULT_MODEL})"
+REBUILD = ("rebuild them with `make starter` (palette, about 2 hours on a 2-core CPU) or "
+           "`make reference-starter` (reference, about 4 hours)")
 
 
 def _flatten(tree, prefix=()):
@@ -72,23 +93,26 @@ def export(workdir, out_dir=WEIGHTS_DIR, *, step=None, which="latest", extra_inf
   return info
 
 
-def load(weights_dir=WEIGHTS_DIR):
-  """(config, float32 params, step) of the starter; one-line UserError if missing or corrupt."""
-  weights_dir = pathlib.Path(weights_dir)
-  params_path, config_path = weights_dir / PARAMS_FILE, weights_dir / CONFIG_FILE
+def load(folder=None):
+  """(config, float32 params, step) of a bundled model's folder (None: the default one).
+
+  One-line UserError if missing or corrupt.
+  """
+  folder = pathlib.Path(folder) if folder is not None else weights_dir()
+  params_path, config_path = folder / PARAMS_FILE, folder / CONFIG_FILE
   if not params_path.is_file() or not config_path.is_file():
-    raise UserError(f"the starter weights are missing from {weights_dir}: {REBUILD}, "
+    raise UserError(f"the starter weights are missing from {folder}: {REBUILD}, "
                     "or give --checkpoint")
   try:
     config = config_utils.from_json(config_path.read_text())
     with np.load(params_path) as npz:
       flat = {k: npz[k].astype(np.float32) for k in npz.files}
-    step = json.loads((weights_dir / INFO_FILE).read_text()).get("step", 0) if (
-        weights_dir / INFO_FILE).is_file() else 0
+    step = json.loads((folder / INFO_FILE).read_text()).get("step", 0) if (
+        folder / INFO_FILE).is_file() else 0
   except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as e:
-    raise UserError(f"the starter weights in {weights_dir} are corrupt "
+    raise UserError(f"the starter weights in {folder} are corrupt "
                     f"({type(e).__name__}): {REBUILD}") from None
   if not flat or not all(np.all(np.isfinite(v)) for v in flat.values()):
-    raise UserError(f"the starter weights in {weights_dir} are corrupt (empty or not "
+    raise UserError(f"the starter weights in {folder} are corrupt (empty or not "
                     f"finite): {REBUILD}")
   return config, _unflatten(flat), int(step)

@@ -147,11 +147,12 @@ def train_step(state: TrainState, batch, vgg_params, key, *, config, gen, disc, 
   rngs = {"noise": jax.random.fold_in(key, _NOISE),
           "dropout": jax.random.fold_in(key, _DROPOUT)}
   x = models.generator_input(m.hint, batch["sketch"], batch["hint"], batch.get("points"))
+  reference = models.generator_reference(m.hint, batch["hint"])
   real = batch["image"]
 
   # The generator runs forward once; both updates use this one forward.
   def g_forward(p):
-    return gen.apply({"params": p}, x, train=True, with_guides=True, rngs=rngs)
+    return gen.apply({"params": p}, x, reference, train=True, with_guides=True, rngs=rngs)
 
   (fake, guides), g_vjp = jax.vjp(g_forward, state.g_params)  # guides: {} unless histogram
 
@@ -253,7 +254,8 @@ def eval_step(g_params, batch, *, config, gen):
   """Deterministic (zero-noise) outputs and their per-image L1 / PSNR / SSIM."""
   x = models.generator_input(config.model.hint, batch["sketch"], batch["hint"],
                              batch.get("points"))
-  out = gen.apply({"params": g_params}, x, noise_mode="zero")
+  reference = models.generator_reference(config.model.hint, batch["hint"])
+  out = gen.apply({"params": g_params}, x, reference, noise_mode="zero")
   real = batch["image"]
   per_image = {"l1": metrics_lib.l1(out, real), "psnr": metrics_lib.psnr(out, real),
                "ssim": metrics_lib.ssim(out, real)}
@@ -323,6 +325,7 @@ def load_vgg_params(config):
 
 
 def check_config(config):
+  models.check_family(config.model)
   if config.image_size % models.model_stride(config.model):
     raise UserError(f"config.image_size {config.image_size} is not divisible by the model's "
                     f"stride {models.model_stride(config.model)}")
@@ -362,7 +365,7 @@ def train_and_evaluate(config, workdir: str, *, progress=None) -> dict:
   eval_batches = pipeline.make_eval_batches(
       config, data_dir=data_dir, split="val", num_examples=config.num_eval_examples,
       local_device_count=jax.local_device_count())
-  total_steps = num_train_steps(config, len(pipeline.load_source(config, "train", data_dir)))
+  total_steps = num_train_steps(config, pipeline.train_size(config, data_dir))
   gen = models.make_generator(config.model)
   disc = models.make_discriminator(config.model)
   p_train_step = make_p_train_step(config, gen, disc)

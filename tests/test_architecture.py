@@ -6,7 +6,7 @@ import re
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "jaxcolor"
-SUBPACKAGES = ("jaxcolor", "jaxcolor.data", "jaxcolor.models")
+SUBPACKAGES = ("jaxcolor", "jaxcolor.data", "jaxcolor.models", "jaxcolor.paint")
 
 
 def _module_name(path):

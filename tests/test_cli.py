@@ -66,7 +66,8 @@ def inputs(tmp_path_factory):
 
 
 COMMANDS = (("demo",), ("train",), ("colorize",), ("palette",), ("serve",), ("evaluate",),
-            ("data", "build"), ("data", "starter"), ("export",), ("bench",))
+            ("data", "build"), ("data", "starter"), ("data", "characters"), ("export",),
+            ("bench",))
 
 _HELP_SCRIPT = """
 import contextlib, io, json, sys

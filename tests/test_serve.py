@@ -616,3 +616,91 @@ def test_run_serves_the_app(colorizer, monkeypatch, capsys):
     assert c.get("/api/health").status_code == 400  # loopback serving checks the Host
   with pytest.raises(UserError, match="no such|not|exist"):
     serve.run(parse(["--port", "0", "--checkpoint", "/no/such/checkpoint"]))
+
+
+# --------------------------------------------------------------------------- flats, bucket, layers
+
+
+def paint_sketch():
+  """test_paint's drawing (a square, a circle, a small square) as RGB, and points inside."""
+  from test_paint import drawing  # pylint: disable=g-import-not-at-top
+  gray, at = drawing()
+  return np.repeat(gray[..., None], 3, axis=-1), at
+
+
+def test_colorize_returns_regions_line_art_and_flats(points_client, points_colorizer):
+  from jaxcolor.paint import flats as flats_lib  # pylint: disable=g-import-not-at-top
+  from jaxcolor.paint import regions as regions_lib  # pylint: disable=g-import-not-at-top
+  sketch, at = paint_sketch()
+  x, y = at["circle"]
+  points = [{"x": x, "y": y, "color": "#10c060"}]
+  plain = post(points_client, png(sketch), palette=PALETTE, points=points)
+  flat = post(points_client, png(sketch), palette=PALETTE, points=points, flat="1")
+  assert plain.status_code == flat.status_code == 200, flat.text
+  p, f = plain.json(), flat.json()
+  assert p["flat"] is False and f["flat"] is True and p["warning"] is None
+  gray = infer.load_sketch(sketch)
+  regions = regions_lib.segment(gray)
+  assert f["region_count"] == regions.count == 4
+  np.testing.assert_array_equal(regions_lib.decode_labels(decode(f["regions"])), regions.labels)
+  np.testing.assert_array_equal(decode(f["line_art"]), gray)
+  # The plain result comes along with the flat one (for the PSD), and equals plain's image.
+  np.testing.assert_array_equal(decode(f["plain"][0]), decode(p["images"][0]))
+  (colors,) = f["flats"]
+  assert colors == p["flats"][0]
+  circle = int(regions.labels[y, x])
+  assert colors[circle] == "#10c060"  # the point's colour, exactly
+  as_flats = flats_lib.Flats.from_colors(
+      [None if c is None else hints.parse_palette(c, 1)[0] for c in colors])
+  np.testing.assert_array_equal(decode(f["images"][0]),
+                                flats_lib.flat_image(gray, regions, as_flats))
+
+
+def test_layers_route_makes_a_psd_with_the_edited_colours(points_client):
+  psd_tools = pytest.importorskip("psd_tools")
+  from jaxcolor.paint import flats as flats_lib  # pylint: disable=g-import-not-at-top
+  from jaxcolor.paint import regions as regions_lib  # pylint: disable=g-import-not-at-top
+  sketch, at = paint_sketch()
+  data = post(points_client, png(sketch), palette=PALETTE).json()
+  colors = data["flats"][0]
+  gray = infer.load_sketch(sketch)
+  regions = regions_lib.segment(gray)
+  colors[int(regions.labels[at["square"][1], at["square"][0]])] = "#ff8000"  # a bucket fill
+  files = {"sketch": ("s.png", png(sketch), "image/png"),
+           "result": ("r.png", base64.b64decode(data["images"][0].split(",", 1)[1]),
+                      "image/png")}
+  r = points_client.post("/api/layers", files=files, data={"colors": json.dumps(colors)})
+  assert r.status_code == 200, r.text
+  assert r.headers["content-type"] == "image/vnd.adobe.photoshop"
+  assert "attachment" in r.headers["content-disposition"]
+  psd = psd_tools.PSDImage.open(io.BytesIO(r.content))
+  assert [layer.name for layer in psd] == ["paper", "flats", "shading", "line art"]
+  want = flats_lib.flat_image(gray, regions, flats_lib.Flats.from_colors(
+      [None if c is None else hints.parse_palette(c, 1)[0] for c in colors]))
+  flats_layer = psd[1].numpy()
+  assert flats_layer.shape[-1] == 4
+  composite = np.asarray(psd.topil().convert("RGB"))  # the composite stored in the file
+  assert np.abs(composite.astype(int) - want).max() <= 1
+  assert tuple(want[at["square"][1], at["square"][0]]) == (255, 128, 0)
+  # Mistakes are one clear 400 each.
+  for colours, what in ((colors[:-1], "regions"), (["#12"] * len(colors), "bad colour"),
+                        ("nope", "JSON list")):
+    bad = points_client.post("/api/layers", files=files,
+                             data={"colors": colours if isinstance(colours, str)
+                                   else json.dumps(colours)})
+    assert bad.status_code == 400 and what in bad.json()["error"], bad.text
+  small = dict(files, result=("r.png", png(sketch[:50, :60]), "image/png"))
+  bad = points_client.post("/api/layers", files=small, data={"colors": json.dumps(colors)})
+  assert bad.status_code == 400 and "60x50" in bad.json()["error"]
+
+
+def test_a_sketch_without_regions_gets_the_plain_result_and_a_warning(points_client):
+  scribble = np.full((96, 96, 3), 255, np.uint8)
+  for i in range(80):
+    scribble[8 + i, 8 + (i * 7) % 30:10 + (i * 7) % 30] = 0
+  r = post(points_client, png(scribble), palette=PALETTE, flat="1")
+  assert r.status_code == 200, r.text
+  data = r.json()
+  assert data["flat"] is False and data["regions"] is None and data["flats"] is None
+  assert "enclose no region" in data["warning"]
+  assert post(points_client, png(scribble), palette=PALETTE, flat="maybe").status_code == 400

@@ -17,6 +17,7 @@ import pathlib
 import threading
 import time
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -82,6 +83,8 @@ def inputs(tmp_path_factory):
   reference, _ = synthetic.draw_cel(8, SIZE)
   Image.fromarray(sketch).save(folder / "my sketch.png")
   Image.fromarray(reference).save(folder / "reference.png")
+  from test_paint import drawing  # pylint: disable=g-import-not-at-top
+  Image.fromarray(drawing()[0]).save(folder / "shapes.png")
   (folder / "notes.txt").write_text("not an image")
   return folder
 
@@ -226,7 +229,7 @@ def test_every_control_has_a_label_and_a_tab_stop(page, inputs):
     .filter(e => !e.disabled && !e.hidden && e.offsetParent !== null).map(e => e.id)""")
   for control in ("sketch-file", "reference-file", "remove-reference", "swatch-color-1",
                   "swatch-hex-1", "save-palette", "load-palette-button", "point-color",
-                  "undo-point", "clear-points", "seed", "colorize", "sketch-canvas"):
+                  "undo-point", "clear-points", "seed", "flat", "colorize", "sketch-canvas"):
     assert control in controls, control
   assert all(controls)  # every control has an id
   for control in controls:  # every enabled control is a tab stop with a visible focus
@@ -289,3 +292,105 @@ def test_drop_palette_file_and_variations(page, inputs, tmp_path):
   assert page.get_attribute("#results figure:nth-child(4) a", "download") == (
       "dropped_color_v3.png")
   assert page.text_content("#error") == ""
+
+
+def result_pixel(page, x, y, index=0):
+  """[r, g, b] of the shown result image at sketch pixel (x, y)."""
+  return page.evaluate("""([x, y, i]) => {
+    const img = document.querySelectorAll('#results img')[i];
+    const c = document.createElement('canvas');
+    c.width = img.naturalWidth; c.height = img.naturalHeight;
+    const ctx = c.getContext('2d');
+    ctx.drawImage(img, 0, 0);
+    return Array.from(ctx.getImageData(x, y, 1, 1).data.slice(0, 3));
+  }""", [x, y, index])
+
+
+def wait_result_changed(page, before):
+  page.wait_for_function("(src) => document.querySelector('#results img').src !== src",
+                         arg=before)
+
+
+def test_flats_bucket_fill_and_layers(page, inputs, tmp_path):
+  # test_paint's drawing: the square's inside is around (35, 35) of its 128x128 pixels.
+  page.set_input_files("#sketch-file", str(inputs / "shapes.png"))
+  page.wait_for_function("() => document.getElementById('status').textContent.includes('loaded')")
+  assert page.is_disabled("#bucket")  # nothing to fill before a result
+  page.click("#add-swatch")
+  page.fill("#swatch-hex-1", "#c08040")
+  page.check("#flat")
+  page.evaluate("""() => {
+    window.sent = [];
+    const fetch = window.fetch;
+    window.fetch = (url, options) => {
+      if (options && options.body instanceof FormData) {
+        window.sent.push(Object.fromEntries([...options.body.entries()].map(
+            ([k, v]) => [k, typeof v === 'string' ? v : 'file ' + v.name])));
+      }
+      return fetch(url, options);
+    };
+  }""")
+  page.click("#colorize")
+  page.wait_for_function("() => !document.getElementById('bucket').disabled")
+  assert page.evaluate("window.sent")[0]["flat"] == "1"
+  assert page.get_attribute("#results img", "alt") == "Flat coloured sketch"
+  flat_square, flat_paper = result_pixel(page, 35, 35), result_pixel(page, 64, 64)
+  assert result_pixel(page, 36, 30) == flat_square  # one colour across the region
+  assert result_pixel(page, 10, 35) == [0, 0, 0]  # the square's outline, as drawn
+
+  # Bucket: click the square in the result; it takes the point colour at once.
+  page.fill("#point-color", "#2040c0")
+  page.click("#bucket")
+  assert page.get_attribute("#bucket", "aria-pressed") == "true"
+  box = page.locator("#results img").bounding_box()
+  before = page.get_attribute("#results img", "src")
+  page.click("#results img", position={"x": box["width"] * 35.5 / 128,
+                                       "y": box["height"] * 35.5 / 128})
+  wait_result_changed(page, before)
+  assert result_pixel(page, 35, 35) == [32, 64, 192]
+  assert result_pixel(page, 58, 58) == [32, 64, 192]  # the whole region, no model call
+  assert result_pixel(page, 10, 35) == [0, 0, 0]  # lines stay as drawn
+  assert len(page.evaluate("window.sent")) == 1
+  assert page.text_content("#fills-count") == "1 fill"
+  # By keyboard: the sketch's cursor starts at its centre (64, 64), on the paper.
+  page.fill("#point-color", "#f0e020")
+  page.focus("#sketch-canvas")
+  before = page.get_attribute("#results img", "src")
+  page.keyboard.press("Enter")
+  wait_result_changed(page, before)
+  assert result_pixel(page, 64, 64) == [240, 224, 32]
+  assert page.text_content("#fills-count") == "2 fills"
+  # Undo takes the last fill back.
+  page.focus("#undo-fill")
+  before = page.get_attribute("#results img", "src")
+  page.keyboard.press("Enter")
+  wait_result_changed(page, before)
+  assert result_pixel(page, 64, 64) == flat_paper
+  assert result_pixel(page, 35, 35) == [32, 64, 192]
+  assert page.text_content("#fills-count") == "1 fill"
+
+  # The PNG download and the PSD both hold the fill.
+  with page.expect_download() as download:
+    page.click("#results a")
+  png_path = tmp_path / "flat.png"
+  download.value.save_as(png_path)
+  png = np.asarray(Image.open(png_path).convert("RGB"))
+  assert list(png[35, 35]) == [32, 64, 192]
+  with page.expect_download() as download:
+    page.click("#psd-0")
+  assert download.value.suggested_filename == "shapes_color.psd"
+  psd_path = tmp_path / "layers.psd"
+  download.value.save_as(psd_path)
+  psd_tools = pytest.importorskip("psd_tools")
+  psd = psd_tools.PSDImage.open(psd_path)
+  assert [layer.name for layer in psd] == ["paper", "flats", "shading", "line art"]
+  composite = np.asarray(psd.topil().convert("RGB"), int)
+  assert np.abs(composite - png.astype(int)).max() <= 1
+  # An independent reader, ImageMagick, sees the same layers and picture.
+  from test_paint import read_psd_with_imagemagick  # pylint: disable=g-import-not-at-top
+  seen = read_psd_with_imagemagick(psd_path, tmp_path)
+  if seen is not None:
+    names, _, stored, flattened = seen
+    assert names == ["paper", "flats", "shading", "line art"]
+    assert np.abs(stored - png).max() <= 1 and np.abs(flattened - png).max() <= 1
+  assert not page.problems, page.problems

@@ -27,7 +27,7 @@ def _colourfulness(img):
 
 
 def test_starter_loads_with_points(colorizer):
-  assert colorizer.source == starter.SOURCE and colorizer.takes_points
+  assert colorizer.source == starter.source_name("palette") and colorizer.takes_points
   assert colorizer.step > 0 and colorizer.config.model.family == "palette"
 
 

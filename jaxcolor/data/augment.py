@@ -180,3 +180,41 @@ def tps_warp(rgb, rng, shift=0.25, p_range=(0.3, 0.7), fill=255):
 def augmented_reference(rgb, rng):
   """The 'augmented self' reference: colour jitter, then a TPS warp."""
   return tps_warp(color_jitter(rgb, rng), rng)
+
+
+# Part ids below this are paper (0) and ink (1): never recoloured, never dotted.
+FIRST_COLOR_PART = 2
+
+
+def part_colors(rgb, parts, min_pixels=1):
+  """{part id: median uint8 colour} of each colour part with at least min_pixels pixels."""
+  rgb = np.asarray(rgb)
+  parts = np.asarray(parts)
+  out = {}
+  for p in np.unique(parts):
+    if p < FIRST_COLOR_PART:
+      continue
+    mask = parts == p
+    if mask.sum() >= min_pixels:
+      out[int(p)] = np.median(rgb[mask], axis=0).round().astype(np.uint8)
+  return out
+
+
+def recolor_parts(rgb, parts, rng, share=0.5):
+  """Gives a random share of the colour parts a new random colour: (image, recoloured ids).
+
+  Each pixel of a chosen part moves by (new colour - the part's median), so flat fills get
+  exactly the new colour and shading inside a part keeps its steps. The part map says
+  exactly which pixels move, so the line art and the other parts stay as they were.
+  """
+  rgb = np.asarray(rgb)
+  out = rgb.astype(np.int16)
+  changed = []
+  for p, median in part_colors(rgb, parts).items():
+    if rng.random() >= share:
+      continue
+    new = rng.integers(0, 256, 3)
+    mask = parts == p
+    out[mask] += (new - median.astype(np.int16)).astype(np.int16)
+    changed.append(p)
+  return np.clip(out, 0, 255).astype(np.uint8), changed

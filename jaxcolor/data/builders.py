@@ -1,12 +1,14 @@
 """TFDS builders for (colour, sketch) pairs, written as array_record.
 
-Three builders, each with features `image` (RGB), `sketch` (1 channel) and
+Four builders, each with features `image` (RGB), `sketch` (1 channel) and
 `name` (source file or id):
 
 - `anime_sketch_colorization_pair`: the Kaggle pairs (ktaebum), read from a
   manual folder.
 - `image_folder`: any folder of colour illustrations; sketches by XDoG or HED.
 - `synthetic_cels`: the embedded default, drawn by `synthetic.draw_cel`.
+- `dicebear_characters`: cartoon characters drawn by DiceBear (`characters`),
+  with a part map, same-character groups and a held-out `style` split.
 
 Nothing here needs TensorFlow: features are given encoded PNG bytes (encoding
 numpy arrays would call tf.image), files are array_record, and reading goes
@@ -26,12 +28,14 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import logging
 import multiprocessing
 import os
 import pathlib
 import re
 import shutil
+import sys
 import time
 from typing import Callable, Iterable, Iterator
 
@@ -41,6 +45,7 @@ from PIL import Image
 import tensorflow_datasets as tfds
 
 from jaxcolor import sketch as sketch_lib
+from jaxcolor.data import characters
 from jaxcolor.data import images
 from jaxcolor.data import synthetic
 from jaxcolor.errors import UserError
@@ -96,14 +101,18 @@ def _auto_workers(workers: int | None, num_items: int) -> int:
   return max(min(os.cpu_count() or 1, 8), 1)
 
 
-def _imap(fn: Callable, items: Iterable, workers: int, chunksize: int = 8) -> Iterator:
-  """fn over items, in order, in `workers` spawned processes (0 = here)."""
+def _imap(fn: Callable, items: Iterable, workers: int, chunksize: int = 8,
+          initializer: Callable | None = None, initargs: tuple = ()) -> Iterator:
+  """fn over items, in order, in `workers` spawned processes (0 = here).
+
+  `initializer(*initargs)` runs once in each process first (not here when workers=0).
+  """
   if workers <= 0:
     yield from map(fn, items)
     return
   # spawn, not fork: the caller may already run JAX threads.
   ctx = multiprocessing.get_context("spawn")
-  pool = ctx.Pool(workers)
+  pool = ctx.Pool(workers, initializer=initializer, initargs=initargs)
   try:
     yield from pool.imap(fn, items, chunksize=chunksize)
     pool.close()
@@ -378,6 +387,163 @@ class SyntheticCels(_Builder):
     self._record_skips()
 
 
+# -------------------------------------------------------------- characters
+
+
+@dataclasses.dataclass(eq=False)
+class CharactersConfig(tfds.core.BuilderConfig):
+  resolution: int = characters.RESOLUTION
+  num_characters: int = characters.NUM_CHARACTERS
+  colorings: int = characters.COLORINGS  # drawings per character: colorings x variants
+  variants: int = characters.VARIANTS
+  seed: int = 0
+  styles: str = ""  # comma-separated names from characters.STYLES; empty = all
+  limit: int = 0  # first N drawings only (a trial build)
+  tag: str = ""
+
+
+_SKETCH_STREAM = 4  # the XDoG parameters' random stream of a drawing
+
+
+def _character_examples(args):
+  """(index, colorings, variants, seed, styles, resolution) ->
+  ("ok", index, [example]) | ("skip", index, why)."""
+  index, colorings, variants, seed, styles, resolution = args
+  try:
+    drawings = characters.character_drawings(index, colorings, variants, seed=seed,
+                                             styles=styles, size=resolution)
+    out = []
+    for d in drawings:
+      sketch = d["lineart"]
+      if sketch is None:  # no clean line art in this style: a filter-made sketch
+        rng = np.random.default_rng([seed, index, _SKETCH_STREAM, d["coloring"], d["variant"]])
+        sketch = sketch_lib.sketch_from_color(d["image"], rng)
+      out.append({
+          "image": images.encode_png(d["image"]), "sketch": images.encode_png(sketch),
+          "parts": images.encode_png(d["parts"]), "name": d["name"],
+          "character": d["character"], "coloring": d["coloring"], "variant": d["variant"],
+          "style": d["style"], "license": characters.license_of(d["style"])["license"]})
+    return "ok", index, out
+  except Exception as e:  # pylint: disable=broad-except
+    return "skip", index, _reason(e)  # one bad character never stops a build
+
+
+def _probe_style(args):
+  """(style, seed) -> None, or why the style does not render."""
+  style, seed = args
+  try:
+    base = characters.features(style, seed, 0)
+    characters.render_drawing(style, base, characters.colors(style, seed, 0, 0), 32)
+    return None
+  except Exception as e:  # pylint: disable=broad-except
+    return _reason(e)
+
+
+class DicebearCharacters(_Builder):
+  """DiceBear cartoon characters: colour, line art (exact, or XDoG) and a part map each.
+
+  Every character has colorings x variants drawings (the same colours with another
+  expression, the same features under other colours); `info.metadata["groups"]`
+  lists [character index, coloring, variant] per stored example of each split.
+  Splits: train, val (held-out characters), style (held-out styles).
+  """
+
+  BUILDER_CONFIGS = [CharactersConfig(name=f"r{characters.RESOLUTION}_"
+                                           f"n{characters.NUM_CHARACTERS}")]
+
+  def __init__(self, *, progress: bool = False, **kwargs):
+    self._progress = progress
+    super().__init__(**kwargs)
+
+  def _info(self) -> tfds.core.DatasetInfo:
+    side = self.builder_config.resolution
+    return tfds.core.DatasetInfo(
+        builder=self,
+        description=self.__doc__,
+        features=tfds.features.FeaturesDict({
+            "image": tfds.features.Image(shape=(side, side, 3), encoding_format="png"),
+            "sketch": tfds.features.Image(shape=(side, side, 1), encoding_format="png"),
+            "parts": tfds.features.Image(shape=(side, side, 1), encoding_format="png"),
+            "name": tfds.features.Text(),
+            "character": tfds.features.Text(),
+            "coloring": tfds.features.Scalar(dtype=np.int32),
+            "variant": tfds.features.Scalar(dtype=np.int32),
+            "style": tfds.features.Text(),
+            "license": tfds.features.Text(),
+        }),
+        metadata=tfds.core.MetadataDict(),
+        disable_shuffling=True,  # stored in generation order: groups index examples
+    )
+
+  def _split_generators(self, dl_manager):
+    del dl_manager
+    characters.require()
+    cfg = self.builder_config
+    styles = characters.parse_styles(cfg.styles)
+    plan = characters.plan(cfg.num_characters, cfg.colorings, cfg.variants, styles, cfg.limit)
+    used = sorted({characters.character(i, styles)[0] for jobs in plan.values()
+                   for i, _, _ in jobs}, key=styles.index)
+    failed = {}
+    for style in used:
+      why = _probe_style((style, cfg.seed))
+      if why is not None:
+        failed[style] = why
+    self._skipped_drawings = 0
+    for style, why in failed.items():
+      n = sum(1 for jobs in plan.values() for i, _, _ in jobs
+              if characters.character(i, styles)[0] == style)
+      self.skips.add(f"style {style} ({n} drawings)", why)
+      self._skipped_drawings += n
+    plan = {s: [j for j in jobs if characters.character(j[0], styles)[0] not in failed]
+            for s, jobs in plan.items()}
+    self._styles = characters.style_objects([s for s in used if s not in failed])
+    md = self.info.metadata
+    md["part_names"] = {s: characters.part_names(s) for s in used if s not in failed}
+    md["licenses"] = {s: characters.license_of(s) for s in used if s not in failed}
+    md["lineart"] = {s: characters.STYLES[s].lineart for s in used if s not in failed}
+    md["heldout_styles"] = list(characters.HELDOUT_STYLES)
+    md["groups_columns"] = ["character_index", "coloring", "variant"]
+    md["groups"] = {}
+    total = sum(len(jobs) for jobs in plan.values())
+    self._bar = None
+    if self._progress and total:
+      from tqdm import tqdm  # pylint: disable=g-import-not-at-top
+      self._bar = tqdm(total=total, unit="drawing", file=sys.stderr, dynamic_ncols=True)
+    return {s: self._generate_examples(s, jobs) for s, jobs in plan.items() if jobs}
+
+  def _generate_examples(self, split, jobs):
+    cfg = self.builder_config
+    styles = characters.parse_styles(cfg.styles)
+    wanted = {}
+    for i, c, v in jobs:  # `limit` may cut the last character's drawings short
+      wanted.setdefault(i, set()).add((c, v))
+    work = ((i, cfg.colorings, cfg.variants, cfg.seed, styles, cfg.resolution) for i in wanted)
+    groups = []
+    for status, index, value in _imap(_character_examples, work,
+                                      _auto_workers(self._workers, len(wanted)), chunksize=2,
+                                      initializer=characters.install_style_objects,
+                                      initargs=(self._styles,)):
+      if status != "ok":
+        name = characters.character_id(*characters.character(index, styles))
+        self.skips.add(f"{name} ({len(wanted[index])} drawings)", value)
+        self._skipped_drawings += len(wanted[index])
+        if self._bar is not None:
+          self._bar.update(len(wanted[index]))
+        continue
+      for example in value:
+        if (example["coloring"], example["variant"]) in wanted[index]:
+          yield len(groups), example  # integer keys: stored in this order
+          groups.append([index, example["coloring"], example["variant"]])
+          if self._bar is not None:
+            self._bar.update(1)
+    self.info.metadata["groups"][split] = groups
+    self.info.metadata["skipped_drawings"] = self._skipped_drawings
+    self._record_skips()
+    if self._bar is not None and self._bar.n >= self._bar.total:
+      self._bar.close()
+    _check_nonempty(len(groups), split, "dicebear_characters")
+
+
 # ----------------------------------------------------------- public API
 
 def default_data_dir() -> str:
@@ -396,11 +562,13 @@ BUILDERS = {
     "anime_sketch_colorization_pair": AnimeSketchColorizationPair,
     "image_folder": ImageFolder,
     "synthetic_cels": SyntheticCels,
+    "dicebear_characters": DicebearCharacters,
 }
 _CONFIG_CLASSES = {
     "anime_sketch_colorization_pair": PairConfig,
     "image_folder": FolderConfig,
     "synthetic_cels": SyntheticConfig,
+    "dicebear_characters": CharactersConfig,
 }
 # Options that only steer the build, never the stored data.
 _BUILD_ONLY = {"manual_dir", "folder", "workers", "overwrite", "progress"}
@@ -447,6 +615,17 @@ def make_config(name: str, **opts) -> tfds.core.BuilderConfig:
       raise UserError(f"{key} must be >= 1, got {values[key]}")
   if name == "synthetic_cels" and values.get("resolution", 256) < 16:
     raise UserError(f"synthetic_cels resolution must be >= 16, got {values['resolution']}")
+  if name == "dicebear_characters":
+    if int(values.get("resolution", characters.RESOLUTION)) < 32:
+      raise UserError(f"dicebear_characters resolution must be >= 32, got {values['resolution']}")
+    for key in ("num_characters", "colorings", "variants"):
+      if key in values and int(values[key]) < 1:
+        raise UserError(f"{key} must be >= 1, got {values[key]}")
+    if int(values.get("seed", 0)) < 0:
+      raise UserError(f"seed must be >= 0, got {values['seed']}")
+    if "styles" in values:
+      chosen = characters.parse_styles(values["styles"])  # UserError for unknown names
+      values["styles"] = "" if chosen == tuple(characters.STYLES) else ",".join(chosen)
   cfg = cls(name="tmp", **values)
   return dataclasses.replace(cfg, name=config_name(name, cfg))
 
@@ -459,7 +638,15 @@ def config_name(name: str, cfg) -> str:
         default.resolution, default.num_train, default.num_val):
       return "default"
     return f"r{cfg.resolution}_n{cfg.num_train}_{cfg.num_val}"
-  if name == "anime_sketch_colorization_pair":
+  if name == "dicebear_characters":
+    parts = [f"r{cfg.resolution}", f"n{cfg.num_characters}"]
+    if (cfg.colorings, cfg.variants) != (characters.COLORINGS, characters.VARIANTS):
+      parts.append(f"c{cfg.colorings}v{cfg.variants}")
+    if cfg.seed:
+      parts.append(f"seed{cfg.seed}")
+    if cfg.styles:
+      parts.append(cfg.styles.replace(",", "."))
+  elif name == "anime_sketch_colorization_pair":
     parts = [f"r{cfg.resolution}"]
   else:
     parts = [cfg.sketch_method, f"r{cfg.resolution}"]
@@ -496,18 +683,22 @@ def build_dataset(name: str, data_dir, manual_dir=None, folder=None,
   """Builds (or finds already built) dataset `name` under data_dir.
 
   Args:
-    name: anime_sketch_colorization_pair | image_folder | synthetic_cels.
+    name: anime_sketch_colorization_pair | image_folder | synthetic_cels |
+      dicebear_characters.
     data_dir: tfds data dir.
     manual_dir: Kaggle download folder (anime_sketch_colorization_pair).
     folder: source folder (image_folder).
     resolution: stored side length; None = the builder's default.
     **opts: sketch_method, val_percent, tag (image_folder); limit (image_folder,
-      Kaggle);
-      num_train, num_val (synthetic_cels); workers (build processes, None =
-      auto); overwrite (rebuild if present); progress (tfds bars).
+      Kaggle, dicebear_characters);
+      num_train, num_val (synthetic_cels); num_characters, colorings, variants,
+      seed, styles, tag (dicebear_characters); workers (build processes, None =
+      auto); overwrite (rebuild if present); progress (tfds bars; for
+      dicebear_characters one bar over drawings).
 
   Returns:
-    {"name", "config", "path", "splits": {split: n}, "skipped": [(file,
+    {"name", "config", "path", "splits": {split: n} (train and val first, then
+    any other split, e.g. dicebear_characters' style), "skipped": [(file,
     reason)], "num_skipped", "already_built", "seconds"}.
 
   Raises:
@@ -523,6 +714,8 @@ def build_dataset(name: str, data_dir, manual_dir=None, folder=None,
   kwargs = {"workers": workers}
   if name == "image_folder":
     kwargs["folder"] = folder
+  if name == "dicebear_characters":
+    kwargs["progress"] = progress  # its own bar, over drawings
   builder = _builder(name, data_dir, cfg, **kwargs)
   already = builder.data_path.exists() and not overwrite
   if not already:
@@ -530,6 +723,8 @@ def build_dataset(name: str, data_dir, manual_dir=None, folder=None,
       find_kaggle_split_dirs(manual_dir)  # fail before tfds makes any folder
     elif name == "image_folder" and not (folder and pathlib.Path(folder).expanduser().is_dir()):
       raise UserError(f"image folder not found: {folder} (give --folder DIR)")
+    elif name == "dicebear_characters":
+      characters.require()
   if overwrite and builder.data_path.exists():
     # Only once the sources are known to be there; tfds' own overwrite mode fails on a
     # builder whose info was read from the old build.
@@ -541,7 +736,7 @@ def build_dataset(name: str, data_dir, manual_dir=None, folder=None,
       try_download_gcs=False)  # no network lookups
   start = time.time()
   was_active = tfds.core.utils.tqdm_utils._active  # pylint: disable=protected-access
-  tfds.display_progress_bar(progress)
+  tfds.display_progress_bar(progress and name != "dicebear_characters")
   try:
     builder.download_and_prepare(download_config=config, file_format="array_record")
   finally:
@@ -553,11 +748,13 @@ def build_dataset(name: str, data_dir, manual_dir=None, folder=None,
     skipped = builder.skips.items
     if skipped:
       log.warning("skipped %d bad file(s) in %s", len(skipped), name)
+  built = list(builder.info.splits.keys())
   return {
       "name": name,
       "config": builder.builder_config.name,
       "path": os.fspath(builder.data_path),
-      "splits": {s: int(builder.info.splits[s].num_examples) for s in SPLITS},
+      "splits": {s: int(builder.info.splits[s].num_examples)
+                 for s in (*SPLITS, *sorted(set(built) - set(SPLITS))) if s in built},
       "skipped": skipped,
       "num_skipped": len(skipped),
       "already_built": already,
@@ -574,7 +771,9 @@ def dataset_ref(name: str, **opts) -> str:
 def load_split(name: str, split: str, data_dir, **opts):
   """The prepared split as a random-access tfds data source (len, [i]).
 
-  Elements are dicts: image uint8 (H, W, 3), sketch uint8 (H, W, 1), name bytes.
+  Elements are dicts: image uint8 (H, W, 3), sketch uint8 (H, W, 1), name bytes
+  (dicebear_characters adds parts uint8 (H, W, 1), character, style, license
+  bytes and coloring, variant int32).
   `opts` are the build options (folder etc. are ignored), to find the config.
 
   Raises:
@@ -583,6 +782,21 @@ def load_split(name: str, split: str, data_dir, **opts):
   ref = dataset_ref(name, **opts)
   prepared = pathlib.Path(data_dir, ref).glob("*/dataset_info.json")
   if not any(prepared):
+    command = ("data characters" if name == "dicebear_characters" else f"data build {name}")
     raise UserError(f"dataset {ref} not found in {data_dir}: build it with "
-                    f"`jaxcolor data build {name} --data-dir {data_dir}` and the same options")
+                    f"`jaxcolor {command} --data-dir {data_dir}` and the same options")
   return tfds.data_source(ref, split=split, data_dir=os.fspath(data_dir), download=False)
+
+
+def load_metadata(name: str, data_dir, **opts) -> dict:
+  """The built dataset's `info.metadata` (e.g. dicebear_characters' groups), read from
+  its files without rendering anything.
+
+  Raises:
+    UserError: the dataset was not built in data_dir.
+  """
+  ref = dataset_ref(name, **opts)
+  found = sorted(pathlib.Path(data_dir, ref).glob("*/metadata.json"))
+  if not found:
+    raise UserError(f"dataset {ref} has no metadata in {data_dir}: build it first")
+  return json.loads(found[-1].read_text())

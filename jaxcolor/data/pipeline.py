@@ -24,6 +24,7 @@ from __future__ import annotations
 from absl import flags
 import grain
 import numpy as np
+from PIL import Image
 
 from jaxcolor import color as color_lib
 from jaxcolor import hints
@@ -44,6 +45,104 @@ def _builder_kwargs(config) -> dict:
 def load_source(config, split: str, data_dir):
   """The tfds data source of config.data.name's split."""
   return builders.load_split(config.data.name, split, data_dir, **_builder_kwargs(config))
+
+
+def _source_specs(config) -> list[tuple[str, float, dict]]:
+  """[(dataset name, weight, build options)] of the training mix.
+
+  config.data.mix maps dataset names to weights ({} or unset: config.data.name alone);
+  config.data.mix_kwargs[name] holds a mixed dataset's build options, config.data.name's
+  own are config.data.builder_kwargs.
+  """
+  mix = config.data.get("mix", None) or {}
+  mix = {k: mix[k] for k in mix.keys()}
+  if not mix:
+    return [(config.data.name, 1.0, _builder_kwargs(config))]
+  extra = config.data.get("mix_kwargs", None) or {}
+  specs = []
+  for name in sorted(mix):
+    weight = float(mix[name])
+    if not weight > 0:
+      raise UserError(f"config.data.mix.{name} must be > 0, got {mix[name]}")
+    if name == config.data.name:
+      kwargs = _builder_kwargs(config)
+    else:
+      given = extra.get(name, None) or {}
+      kwargs = {k: given[k] for k in given.keys()}
+    specs.append((name, weight, kwargs))
+  return specs
+
+
+def partner_groups(source, split: str):
+  """For a source with same-character sets: (group of each example, {group: indices}).
+
+  A group is one character under one colouring; its examples differ in expression or
+  accessories. Read from the build's metadata ("groups": per split, one [character,
+  colouring, variant] row per example, in storage order); None for datasets without.
+  """
+  info = getattr(source, "dataset_info", None)
+  metadata = (info.metadata if info is not None else None) or {}
+  rows = (metadata.get("groups") or {}).get(split)
+  if rows is None:
+    return None
+  keys = np.asarray(rows, np.int64)
+  group_of = keys[:, 0] * 1_000_003 + keys[:, 1]  # (character, colouring)
+  members = {}
+  for i, g in enumerate(group_of.tolist()):
+    members.setdefault(g, []).append(i)
+  return group_of, {g: np.asarray(v, np.int64) for g, v in members.items()}
+
+
+def same_character_partner(groups, index: int, rng=None):
+  """Another example of the same character and colouring, or None if it has none.
+
+  With rng None the first other member (evaluation's fixed choice), else a random one.
+  """
+  if groups is None:
+    return None
+  group_of, members = groups
+  others = members[int(group_of[index])]
+  others = others[others != index]
+  if not len(others):
+    return None
+  return int(others[0] if rng is None else others[rng.integers(len(others))])
+
+
+class _MixedSource:
+  """Several tfds sources as one random-access source with fixed shares.
+
+  Source s gets round(weight_s / total * length) slots, where length is the smallest
+  size at which every source fills its share once without repeats; a source with fewer
+  examples than its slots repeats them in order. The slots are laid out source after
+  source (the sampler shuffles them), and each element says where it came from
+  ("_source", "_index"), so the transform can fetch another drawing of the same
+  character. Deterministic, so a grain iterator restored from a checkpoint resumes it.
+  """
+
+  def __init__(self, sources, weights):
+    self.sources = list(sources)
+    w = np.asarray(weights, np.float64)
+    w = w / w.sum()
+    sizes = np.asarray([len(src) for src in self.sources], np.float64)
+    length = int(np.ceil(np.max(sizes / w)))
+    self.counts = np.maximum(np.rint(w * length).astype(np.int64), 1)
+    self.starts = np.concatenate([[0], np.cumsum(self.counts)])
+
+  def __len__(self):
+    return int(self.starts[-1])
+
+  def locate(self, index: int) -> tuple[int, int]:
+    s = int(np.searchsorted(self.starts, index, side="right") - 1)
+    return s, int((index - self.starts[s]) % len(self.sources[s]))
+
+  def __getitem__(self, index):
+    s, j = self.locate(int(index))
+    element = dict(self.sources[s][j])
+    element["_source"], element["_index"] = s, j
+    return element
+
+  def __repr__(self):
+    return f"_MixedSource(counts={self.counts.tolist()})"
 
 
 
@@ -70,12 +169,40 @@ def point_options(config) -> dict | None:
           "none_prob": float(config.data.get("points_none_prob", 0.0))}
 
 
+REFERENCE_MODES = ("self", "same_character", "other", "none", "swatch")
+
+
+def _reference_shares(config) -> dict:
+  """{mode: share} of config.data.reference_modes, checked; {} = augmented self only."""
+  modes = config.data.get("reference_modes", None) or {}
+  modes = {k: float(modes[k]) for k in modes.keys()}
+  for k, v in modes.items():
+    if k not in REFERENCE_MODES:
+      raise UserError(f"config.data.reference_modes: unknown mode {k!r} "
+                      f"(modes: {', '.join(REFERENCE_MODES)})")
+    if v < 0:
+      raise UserError(f"config.data.reference_modes.{k} must be >= 0, got {v}")
+  if modes and sum(modes.values()) <= 0:
+    raise UserError("config.data.reference_modes: the shares add up to 0")
+  return modes
+
+
 class _TrainTransform(grain.transforms.RandomMap):
-  """Random crop + flip (shared by colour and sketch), sketch and reference augmentation."""
+  """Random crop + flip (shared by colour, sketch and part map), sketch and reference
+  augmentation, colour points.
+
+  The reference is, by config.data.reference_modes' shares: the augmented self (colour
+  jitter + thin-plate-spline warp), another drawing of the same character and colouring
+  (mirrored and shifted at random; datasets with same-character sets only, else the
+  augmented self), another drawing of the same dataset, none (uniform grey: the colour
+  must come from the points), or the target's palette as a swatch picture.
+  """
 
   def __init__(self, *, seed: int, image_size: int, hint: str, crop_scale,
                augment_sketch: bool, augment_reference: bool, hint_options=None,
-               jitter_target: bool = False, xdog_prob: float = 0.0, points=None):
+               jitter_target: bool = False, xdog_prob: float = 0.0, points=None,
+               reference_modes=None, recolor_prob: float = 0.0, region_points=False,
+               sources=None, groups=None):
     self.seed = int(seed)
     self.image_size = int(image_size)
     self.hint = hint
@@ -86,36 +213,106 @@ class _TrainTransform(grain.transforms.RandomMap):
     self.jitter_target = bool(jitter_target)
     self.xdog_prob = float(xdog_prob)
     self.points = dict(points) if points is not None else None
+    modes = dict(reference_modes or {})
+    self.mode_names = list(modes)
+    total = sum(modes.values()) or 1.0
+    self.mode_cdf = np.cumsum([modes[k] / total for k in self.mode_names])
+    self.recolor_prob = float(recolor_prob)
+    self.region_points = bool(region_points)
+    self.sources = sources  # the _MixedSource, for drawings other than the element's own
+    self.groups = groups or {}  # {source index: partner_groups(...)}
+
+  def _crop(self, rng, color, sketch, parts):
+    h, w = color.shape[:2]
+    box = augment.random_resized_crop_params(rng, h, w, scale=self.crop_scale, ratio=_RATIO)
+    color = augment.crop_resize(color, box, self.image_size)
+    sketch = augment.crop_resize(sketch, box, self.image_size)
+    if parts is not None:
+      parts = augment.crop_resize(parts, box, self.image_size, Image.Resampling.NEAREST)
+    if rng.random() < 0.5:
+      color, sketch = augment.hflip(color), augment.hflip(sketch)
+      parts = None if parts is None else augment.hflip(parts)
+    return color, sketch, parts
+
+  def _mode(self, rng):
+    if not self.mode_names:
+      return "self"
+    return self.mode_names[int(np.searchsorted(self.mode_cdf, rng.random(), side="right")
+                               .clip(0, len(self.mode_names) - 1))]
+
+  def _other_drawing(self, element, mode, rng):
+    """The colour image of another drawing for `mode`, mirrored and cropped; or None."""
+    if self.sources is None or mode not in ("same_character", "other"):
+      return None
+    s, j = int(element["_source"]), int(element["_index"])
+    if mode == "same_character":
+      k = same_character_partner(self.groups.get(s), j, rng)
+      if k is None:
+        return None
+    else:
+      n = len(self.sources.sources[s])
+      if n < 2:
+        return None
+      k = int((j + 1 + rng.integers(n - 1)) % n)
+    other = np.asarray(self.sources.sources[s][k]["image"])
+    h, w = other.shape[:2]
+    box = augment.random_resized_crop_params(rng, h, w, scale=(0.6, 1.0), ratio=_RATIO)
+    other = augment.crop_resize(other, box, self.image_size)
+    return augment.hflip(other) if rng.random() < 0.5 else other
 
   def random_map(self, element, rng: np.random.Generator):
     rng = np.random.default_rng([self.seed, int(rng.integers(2**63))])
     color = np.asarray(element["image"])
     sketch = np.asarray(element["sketch"])[..., 0]
-    h, w = color.shape[:2]
-    box = augment.random_resized_crop_params(rng, h, w, scale=self.crop_scale, ratio=_RATIO)
-    color = augment.crop_resize(color, box, self.image_size)
-    sketch = augment.crop_resize(sketch, box, self.image_size)
-    if rng.random() < 0.5:
-      color, sketch = augment.hflip(color), augment.hflip(sketch)
+    parts = np.asarray(element["parts"])[..., 0] if "parts" in element else None
+    color, sketch, parts = self._crop(rng, color, sketch, parts)
     # Randomness is drawn only for the options that are on, so that turning none on
     # keeps the stream (and the results) of earlier versions.
     if self.xdog_prob and rng.random() < self.xdog_prob:
       sketch = sketch_lib.sketch_from_color(color, rng)  # another line style than the data's
     if self.augment_sketch:
       sketch = sketch_lib.augment_sketch(sketch, rng)
+    mode = self._mode(rng)
+    other = self._other_drawing(element, mode, rng)
+    if mode in ("same_character", "other") and other is None:
+      mode = "self"
     if self.jitter_target and self.augment_reference:
       # SCFT's augmented self: the target gets the reference's colour change too, so the
-      # palette always names the colours the model is asked to paint.
-      color = augment.color_jitter(color, rng)
-      reference = augment.tps_warp(color, rng)
+      # reference always shows the colours the model is asked to paint.
+      if other is not None:
+        jitter_seed = int(rng.integers(2**63))
+        color = augment.color_jitter(color, np.random.default_rng(jitter_seed))
+        other = augment.color_jitter(other, np.random.default_rng(jitter_seed))
+      else:
+        color = augment.color_jitter(color, rng)
+    recolored = []
+    before = color
+    if self.recolor_prob and parts is not None and rng.random() < self.recolor_prob:
+      # The reference keeps the old colours of the recoloured parts; only the dots (one
+      # on each recoloured part) tell the new ones, so the model must follow dots.
+      color, recolored = augment.recolor_parts(color, parts, rng)
+    if mode == "none":
+      reference = hints.no_reference(self.image_size)
+    elif mode == "swatch":
+      reference = hints.palette_reference(hints.palette_colors(before, seed=0),
+                                          self.image_size)
+    elif other is not None:
+      reference = other
+    elif self.jitter_target and self.augment_reference:
+      reference = augment.tps_warp(before, rng)
     elif self.augment_reference:
-      reference = augment.augmented_reference(color, rng)
+      reference = augment.augmented_reference(before, rng)
     else:
-      reference = color
+      reference = before
     points = None
     if self.points is not None:
-      n = hints.random_point_count(rng, self.points["max_points"], self.points["none_prob"])
-      points = hints.draw_points(color, rng, n)
+      none_prob = 0.0 if mode == "none" else self.points["none_prob"]
+      n = hints.random_point_count(rng, self.points["max_points"], none_prob)
+      if self.region_points and parts is not None:
+        radius = hints.point_radius(self.image_size, self.image_size)
+        points = hints.region_points(color, parts, rng, n, radius, must=recolored)
+      else:
+        points = hints.draw_points(color, rng, n)
     return _example(color, sketch, reference, self.hint, int(rng.integers(2**31)),
                     self.hint_options, points)
 
@@ -134,8 +331,8 @@ class _ToDevices(grain.transforms.Map):
 def _check_batching(config, local_device_count):
   if local_device_count < 1 or config.per_device_batch_size < 1:
     raise UserError("local_device_count and config.per_device_batch_size must be >= 1")
-  if config.model.hint not in hints.HINT_SHAPES:
-    raise UserError(f"config.model.hint must be one of {sorted(hints.HINT_SHAPES)}, "
+  if config.model.hint not in hints.KINDS:
+    raise UserError(f"config.model.hint must be one of {sorted(hints.KINDS)}, "
                     f"got {config.model.hint!r}")
 
 
@@ -181,6 +378,26 @@ def check_augment_options(config):
     raise UserError(f"config.data.max_points must be >= 0, got {d.get('max_points')}")
   if d.get("jitter_target", False) and not d.get("augment_reference", True):
     raise UserError("config.data.jitter_target needs config.data.augment_reference=True")
+  if not 0.0 <= float(d.get("recolor_prob", 0.0)) <= 1.0:
+    raise UserError(f"config.data.recolor_prob must be in [0, 1], got {d.get('recolor_prob')}")
+  if float(d.get("recolor_prob", 0.0)) > 0 and not config.model.get("points", False):
+    raise UserError("config.data.recolor_prob needs config.model.points=True: only colour "
+                    "points can tell a recoloured part's colour")
+  if d.get("region_points", False) and not config.model.get("points", False):
+    raise UserError("config.data.region_points needs config.model.points=True")
+  _reference_shares(config)
+
+
+def _train_sources(config, data_dir):
+  """(the mixed train source, [each dataset's source]) of config.data's mix."""
+  specs = _source_specs(config)
+  parts = [builders.load_split(name, "train", data_dir, **kwargs) for name, _, kwargs in specs]
+  return _MixedSource(parts, [w for _, w, _ in specs]), parts
+
+
+def train_size(config, data_dir) -> int:
+  """Examples in one epoch of the training mix (one dataset: its train split)."""
+  return len(_train_sources(config, data_dir)[0])
 
 
 def make_train_loader(config, *, data_dir, process_index: int, process_count: int,
@@ -204,7 +421,8 @@ def make_train_loader(config, *, data_dir, process_index: int, process_count: in
   """
   _check_batching(config, local_device_count)
   check_augment_options(config)
-  source = load_source(config, "train", data_dir)
+  source, parts = _train_sources(config, data_dir)
+  groups = {i: partner_groups(src, "train") for i, src in enumerate(parts)}
   shard = grain.sharding.ShardOptions(shard_index=int(process_index),
                                       shard_count=int(process_count), drop_remainder=True)
   if len(source) < process_count:
@@ -224,7 +442,10 @@ def make_train_loader(config, *, data_dir, process_index: int, process_count: in
       augment_sketch=data.get("augment_sketch", True),
       augment_reference=data.get("augment_reference", True),
       hint_options=hints.hint_options(config), jitter_target=data.get("jitter_target", False),
-      xdog_prob=data.get("xdog_prob", 0.0), points=point_options(config))
+      xdog_prob=data.get("xdog_prob", 0.0), points=point_options(config),
+      reference_modes=_reference_shares(config), recolor_prob=data.get("recolor_prob", 0.0),
+      region_points=data.get("region_points", False), sources=source,
+      groups={i: g for i, g in groups.items() if g is not None})
   batch = int(local_device_count) * int(config.per_device_batch_size)
   worker_count = int(data.get("num_workers", 0) or 0)
   if worker_count and not flags.FLAGS.is_parsed():
@@ -259,37 +480,102 @@ def eval_points(color: np.ndarray, num_points: int, seed: int) -> np.ndarray:
   return hints.draw_points(color, np.random.default_rng([seed, 7]), num_points)
 
 
+EVAL_REFERENCES = ("self", "shuffled", "same_character", "none")
+
+
+def _center_parts(parts, size):
+  """A part map's centre square at `size`, nearest neighbour (ids must stay ids)."""
+  h, w = parts.shape[:2]
+  s = min(h, w)
+  top, left = (h - s) // 2, (w - s) // 2
+  crop = np.ascontiguousarray(parts[top:top + s, left:left + s])
+  return np.asarray(Image.fromarray(crop).resize((size, size), Image.Resampling.NEAREST))
+
+
+def points_rgba(planes):
+  """Point planes (H, W, 4) in [-1, 1] -> the RGBA image a user would give: uint8."""
+  rgb = color_lib.to_uint8(np.asarray(planes)[..., :3])
+  alpha = (np.asarray(planes)[..., 3:] > 0.5).astype(np.uint8) * 255
+  return np.concatenate([rgb, alpha], -1)
+
+
+def _dots_on_paper(planes):
+  """The dots drawn on white: what the baselines' "reference" is when dots are all."""
+  rgba = points_rgba(planes)
+  out = np.full(rgba.shape[:2] + (3,), 255, np.uint8)
+  on = rgba[..., 3] > 0
+  out[on] = rgba[on, :3]
+  return out
+
+
 def make_eval_batches(config, *, data_dir, split: str = "val", num_examples: int,
                       local_device_count: int, shuffled_reference: bool = False,
-                      num_points: int = 0) -> list[dict]:
+                      num_points: int = 0, reference: str | None = None) -> list[dict]:
   """Deterministic eval batches of the first num_examples examples of `split`.
 
   Colour and sketch are centre-cropped and resized to config.image_size, not
-  augmented. The reference is the ground truth, or with shuffled_reference
-  the colour image of another example (a fixed derangement); the hint comes
-  from the reference. The last batch is padded by repeating examples, with
-  mask 0 there.
+  augmented. The reference (`reference`, default "self", or "shuffled" when
+  shuffled_reference) is:
+  - "self": the ground truth;
+  - "shuffled": the colour image of another example (a fixed derangement);
+  - "same_character": another drawing of the same character and colouring, mirrored
+    left-right (datasets with same-character sets; examples without one are left out);
+  - "none": no reference, the colour comes from the `num_points` dots alone (the
+    reference family reads uniform grey, the palette family the dots' colours).
+  The hint comes from the reference. Datasets with part maps add "parts" (ids as
+  float32). The last batch is padded by repeating examples, with mask 0 there.
   """
   _check_batching(config, local_device_count)
+  mode = reference or ("shuffled" if shuffled_reference else "self")
+  if mode not in EVAL_REFERENCES:
+    raise UserError(f"unknown evaluation reference {mode!r}: expected one of "
+                    f"{', '.join(EVAL_REFERENCES)}")
   source = load_source(config, split, data_dir)
-  n = min(int(num_examples), len(source))
+  size = int(config.image_size)
+  indices = range(len(source))
+  partners = {}
+  if mode == "same_character":
+    groups = partner_groups(source, split)
+    if groups is None:
+      raise UserError(f"{config.data.name}: no same-character sets in this dataset")
+    partners = {i: same_character_partner(groups, i) for i in indices}
+    indices = [i for i in indices if partners[i] is not None]
+  indices = list(indices)[:int(num_examples)]
+  n = len(indices)
   if n < 1:
     raise UserError(f"{split} split is empty or num_examples < 1")
-  size = int(config.image_size)
-  colors, sketches = [], []
-  for i in range(n):
+  colors, sketches, refs, parts = [], [], [], []
+  for i in indices:
     element = source[i]
     colors.append(images.center_square(np.asarray(element["image"]), size))
     sketches.append(images.center_square(np.asarray(element["sketch"])[..., 0], size))
-  refs = colors
-  if shuffled_reference:
+    if "parts" in element:
+      parts.append(_center_parts(np.asarray(element["parts"])[..., 0], size))
+    if mode == "same_character":
+      other = np.asarray(source[partners[i]]["image"])
+      refs.append(augment.hflip(images.center_square(other, size)))
+  if mode == "self":
+    refs = colors
+  elif mode == "shuffled":
     refs = [colors[j] for j in derangement(n, int(config.seed))]
   with_points = point_options(config) is not None
   if num_points and not with_points:
     raise UserError("this model takes no colour points (config.model.points is off)")
-  examples = [_example(c, s, r, config.model.hint, i, hints.hint_options(config),
-                       eval_points(c, num_points, i) if with_points else None)
-              for i, (c, s, r) in enumerate(zip(colors, sketches, refs))]
+  if mode == "none" and not (with_points and num_points):
+    raise UserError("evaluating without a reference needs colour points "
+                    "(config.model.points and num_points > 0)")
+  examples = []
+  for k, (c, s) in enumerate(zip(colors, sketches)):
+    dots = eval_points(c, num_points, k) if with_points else None
+    if mode == "none":
+      example = _example(c, s, _dots_on_paper(dots), config.model.hint, k,
+                         hints.hint_options(config), dots)
+      example["hint"] = color_lib.to_float(_points_only_hint(config, dots))
+    else:
+      example = _example(c, s, refs[k], config.model.hint, k, hints.hint_options(config), dots)
+    if parts:
+      example["parts"] = parts[k].astype(np.float32)
+    examples.append(example)
   per_device = int(config.per_device_batch_size)
   batch = int(local_device_count) * per_device
   to_devices = _ToDevices(local_device_count)
@@ -301,3 +587,13 @@ def make_eval_batches(config, *, data_dir, split: str = "val", num_examples: int
     stacked["mask"] = np.array([i < n for i in idx], np.float32)
     batches.append(to_devices.map(stacked))
   return batches
+
+
+def _points_only_hint(config, dots):
+  """The hint a model gets from dots alone, as `infer.Colorizer` makes it: uint8."""
+  kind = config.model.hint
+  if kind == hints.REFERENCE:
+    return hints.no_reference(int(config.image_size))
+  if kind == "palette":
+    return hints.palette_from_points(points_rgba(dots))
+  raise UserError(f"a {kind} model needs a reference: it cannot colour from dots alone")

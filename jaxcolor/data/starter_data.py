@@ -2,6 +2,9 @@
 
   jaxcolor data starter [--data-dir DIR]     # pairs in DIR/starter_src, then the tfds build
 
+It then builds the DiceBear cartoon characters too (`jaxcolor data characters`,
+jaxcolor/data/characters_command.py), with their default size.
+
 Sources (see docs/MODEL_CARD.md for why these):
 - OpenMoji (npm `@iconify-json/openmoji`, CC BY-SA 4.0): flat-colour emoji with a
   black stroke layer: person-drawn line art, aligned to the pixel.
@@ -183,6 +186,7 @@ def prepare(out: pathlib.Path, cache: pathlib.Path | None = None, *, resolution=
 def run(args) -> int:
   """`jaxcolor data starter`: fetch, render, then build the tfds dataset the config reads."""
   from jaxcolor.data import build_command  # pylint: disable=g-import-not-at-top
+  from jaxcolor.data import characters_command  # pylint: disable=g-import-not-at-top
 
   data_dir = args.data_dir or builders.default_data_dir()
   out = pathlib.Path(data_dir).expanduser() / "starter_src"
@@ -194,4 +198,6 @@ def run(args) -> int:
                                  resolution=RESOLUTION, tag="starter", workers=args.workers,
                                  progress=True)
   print(build_command.summary(stats))
+  # The cartoon characters (reference pairs, part maps) train the same model.
+  characters_command.build(data_dir, num_characters=args.limit or None, workers=args.workers)
   return 0

@@ -10,10 +10,10 @@ from flax import traverse_util
 
 from jaxcolor import hints, transforms
 from jaxcolor.errors import UserError
-from jaxcolor.models.generators import HistogramUNet, PaletteUNet
+from jaxcolor.models.generators import HistogramUNet, PaletteUNet, ReferenceUNet
 from jaxcolor.models.patchgan import PatchGAN
 
-FAMILIES = ("palette", "histogram")
+FAMILIES = ("palette", "histogram", "reference")
 
 
 def compute_dtype(name: str):
@@ -31,6 +31,13 @@ def make_generator(model_config):
     return PaletteUNet(widths=tuple(m.widths), norm_groups=m.norm_groups,
                        weight_standardization=m.weight_standardization, noise=m.noise,
                        input_skip=bool(m.get("input_skip", False)), dtype=dtype)
+  if m.family == "reference":
+    return ReferenceUNet(widths=tuple(m.widths), norm_groups=m.norm_groups,
+                         weight_standardization=m.weight_standardization, noise=m.noise,
+                         input_skip=bool(m.get("input_skip", True)),
+                         attention_level=int(m.get("attention_level", 2)),
+                         heads=int(m.get("attention_heads", 4)),
+                         head_dim=int(m.get("attention_head_dim", 64)), dtype=dtype)
   if m.family == "histogram":
     if m.get("input_skip", False):
       raise UserError("config.model.input_skip is for the palette family only (the histogram "
@@ -53,16 +60,42 @@ def model_stride(model_config) -> int:
   return 2 ** len(model_config.widths)
 
 
+def check_family(model_config):
+  """One-line error for a family / hint pair that no generator reads.
+
+  The palette and histogram U-Nets read either kind of colour planes; a reference image
+  is read by the reference family only, and that family reads nothing else.
+  """
+  family, hint = model_config.family, model_config.hint
+  if family not in FAMILIES:
+    raise UserError(f"config.model.family must be one of {', '.join(FAMILIES)}, "
+                    f"not {family!r}")
+  if (family == "reference") != (hint == hints.REFERENCE):
+    raise UserError(f"config.model.hint {hint!r} does not fit the {family} family: the "
+                    f"reference family takes hint 'reference', the others a palette or "
+                    f"histogram")
+
+
 def generator_input(hint_kind: str, sketch: jax.Array, hint_colors: jax.Array,
                     points: jax.Array | None = None) -> jax.Array:
-  """Sketch (B,H,W,1) + hint colours [+ colour points (B,H,W,4)] -> the generator input."""
+  """Sketch (B,H,W,1) + hint colours [+ colour points (B,H,W,4)] -> the generator input.
+
+  A reference image (the reference family's hint) is not aligned with the sketch, so it
+  adds no planes here: it goes to the generator on its own (`generator_reference`).
+  """
   b, h, w, _ = sketch.shape
-  planes = hints.hint_planes(hint_kind, hint_colors, h, w)
   sketch3 = jnp.broadcast_to(sketch, (b, h, w, 3))
-  parts = [sketch3, planes.astype(sketch.dtype)]
+  parts = [sketch3]
+  if hint_kind != hints.REFERENCE:
+    parts.append(hints.hint_planes(hint_kind, hint_colors, h, w).astype(sketch.dtype))
   if points is not None:
     parts.append(points.astype(sketch.dtype))
   return jnp.concatenate(parts, axis=-1)
+
+
+def generator_reference(hint_kind: str, hint: jax.Array):
+  """The generator's second argument: the reference image, or None for the other families."""
+  return hint if hint_kind == hints.REFERENCE else None
 
 
 def uses_points(model_config) -> bool:
@@ -79,12 +112,20 @@ def _dummy_inputs(model_config, image_size: int):
           jnp.zeros((1, image_size, image_size, 3), jnp.float32))
 
 
+def dummy_reference(model_config, image_size: int):
+  """A reference of the training size for the reference family; None for the others."""
+  if model_config.hint != hints.REFERENCE:
+    return None
+  return jnp.zeros((1, image_size, image_size, 3), jnp.float32)
+
+
 def generator_shapes(model_config, image_size: int):
   """The generator's parameter tree as ShapeDtypeStructs (nothing allocated or compiled)."""
   gen = make_generator(model_config)
   x, _ = _dummy_inputs(model_config, image_size)
+  ref = dummy_reference(model_config, image_size)
   return jax.eval_shape(
-      lambda k: gen.init({"params": k, "noise": k, "dropout": k}, x, train=False,
+      lambda k: gen.init({"params": k, "noise": k, "dropout": k}, x, ref, train=False,
                          with_guides=model_config.family == "histogram")["params"],
       jax.random.key(0))
 

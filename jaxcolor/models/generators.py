@@ -1,4 +1,4 @@
-"""The two generator families.
+"""The three generator families.
 
 `PaletteUNet` (seed 001): residual U-Net, GroupNorm + weight standardization,
 an attention gate on every skip, noise injection before every decoder block,
@@ -8,6 +8,13 @@ conditioned on 9 K-means palette planes.
 positions the encoder's max-pools picked, attention gates on the skips,
 dropout in the deepest up-blocks, and two guide decoders (style2paints v1)
 that give the middle layers their own gradient during training.
+
+`ReferenceUNet` (SCFT-style dense correspondence): a sketch encoder and a
+reference encoder; at 1/8 resolution every sketch position attends over every
+reference position, and what it finds (features and colour) joins the sketch
+features on their way through the decoder of `PaletteUNet` (attention gates,
+noise injection). Colours are looked up where the reference has them, not
+summarised into a palette.
 
 Weight standardization is a parameter transform (`transforms.weight_standardize`)
 applied to the whole parameter tree by `nn.map_variables`, so the layers hold
@@ -21,9 +28,9 @@ import jax
 import jax.numpy as jnp
 
 from jaxcolor import transforms
-from jaxcolor.models.layers import (AttentionGate, NoiseInjection, ResidualBlock,
-                                    check_divisible, conv, group_norm, max_pool_with_indices,
-                                    max_unpool, upsample_nearest)
+from jaxcolor.models.layers import (AttentionGate, NoiseInjection, ReferenceAttention,
+                                    ResidualBlock, avg_pool, check_divisible, conv, group_norm,
+                                    max_pool_with_indices, max_unpool, upsample_nearest)
 
 Dtype = Any
 
@@ -33,6 +40,36 @@ def _standardized(module_cls, enabled: bool):
     return module_cls
   return nn.map_variables(module_cls, "params", trans_in_fn=transforms.weight_standardize,
                           init=True)
+
+
+def _palette_decoder(skips, x, *, widths, norm_groups, noise, noise_mode, dtype, input_skip):
+  """Seed 001's decoder, from the encoder's outputs `skips` (finest first) to RGB.
+
+  Called inside a compact module: the layers' names are those of `_PaletteBody`.
+  """
+  w, g, dt = widths, norm_groups, dtype
+  skips = list(skips)
+  h = skips.pop()
+  make_noise = lambda name: (NoiseInjection(noise_mode, name=name) if noise else (lambda t: t))
+  h = make_noise("noise_bottleneck")(h)
+  h = ResidualBlock(w[-2], g, "up", dt, name="dec_up_bottleneck")(h)
+  for i in reversed(range(len(w) - 1)):
+    c = w[i]
+    skip = AttentionGate(max(c // 2, 1), g, dt, name=f"att{i}")(h, skips[i])
+    h = jnp.concatenate([h, skip], axis=-1)
+    h = ResidualBlock(c, g, None, dt, name=f"dec{i}")(h)
+    h = make_noise(f"noise{i}")(h)
+    out_c = w[i - 1] if i > 0 else max(w[0] // 2, 1)
+    h = ResidualBlock(out_c, g, "up", dt, name=f"dec_up{i}")(h)
+  h = make_noise("noise_out")(h)
+  if input_skip:
+    # The encoder's first block ends in a pool, so without this no full-resolution
+    # feature reaches the output: lines and colour points would come back blurred.
+    h = jnp.concatenate([h, x.astype(dt)], axis=-1)
+    c = max(w[0] // 2, 1)
+    h = nn.relu(group_norm(c, g, dt, "skip_norm")(conv(c, 3, dt, name="skip_conv")(h)))
+  h = conv(3, 3, dt, use_bias=True, name="out_conv")(h)
+  return jnp.tanh(h.astype(jnp.float32))
 
 
 class _PaletteBody(nn.Module):
@@ -45,34 +82,60 @@ class _PaletteBody(nn.Module):
 
   @nn.compact
   def __call__(self, x):
-    w, g, dt = self.widths, self.norm_groups, self.dtype
     skips = []
-    h = x.astype(dt)
-    for i, c in enumerate(w):
-      h = ResidualBlock(c, g, "down", dt, name=f"enc{i}")(h)
+    h = x.astype(self.dtype)
+    for i, c in enumerate(self.widths):
+      h = ResidualBlock(c, self.norm_groups, "down", self.dtype, name=f"enc{i}")(h)
       skips.append(h)
-    h = skips.pop()
-    noise = lambda name: (NoiseInjection(self.noise_mode, name=name) if self.noise
-                          else (lambda t: t))
-    h = noise("noise_bottleneck")(h)
-    h = ResidualBlock(w[-2], g, "up", dt, name="dec_up_bottleneck")(h)
-    for i in reversed(range(len(w) - 1)):
-      c = w[i]
-      skip = AttentionGate(max(c // 2, 1), g, dt, name=f"att{i}")(h, skips[i])
-      h = jnp.concatenate([h, skip], axis=-1)
-      h = ResidualBlock(c, g, None, dt, name=f"dec{i}")(h)
-      h = noise(f"noise{i}")(h)
-      out_c = w[i - 1] if i > 0 else max(w[0] // 2, 1)
-      h = ResidualBlock(out_c, g, "up", dt, name=f"dec_up{i}")(h)
-    h = noise("noise_out")(h)
-    if self.input_skip:
-      # The encoder's first block ends in a pool, so without this no full-resolution
-      # feature reaches the output: lines and colour points would come back blurred.
-      h = jnp.concatenate([h, x.astype(dt)], axis=-1)
-      c = max(w[0] // 2, 1)
-      h = nn.relu(group_norm(c, g, dt, "skip_norm")(conv(c, 3, dt, name="skip_conv")(h)))
-    h = conv(3, 3, dt, use_bias=True, name="out_conv")(h)
-    return jnp.tanh(h.astype(jnp.float32))
+    return _palette_decoder(skips, x, widths=self.widths, norm_groups=self.norm_groups,
+                            noise=self.noise, noise_mode=self.noise_mode, dtype=self.dtype,
+                            input_skip=self.input_skip)
+
+
+class _ReferenceBody(nn.Module):
+  widths: Sequence[int]
+  norm_groups: int
+  noise: bool
+  noise_mode: str
+  dtype: Dtype
+  input_skip: bool
+  attention_level: int
+  heads: int
+  head_dim: int
+
+  @nn.compact
+  def __call__(self, x, reference):
+    w, g, dt, level = self.widths, self.norm_groups, self.dtype, self.attention_level
+    skips, sketch_feats, ref_feats = [], [], []
+    h, r = x.astype(dt), reference.astype(dt)
+    for i in range(level + 1):
+      h = ResidualBlock(w[i], g, "down", dt, name=f"enc{i}")(h)
+      r = ResidualBlock(w[i], g, "down", dt, name=f"ref_enc{i}")(r)
+      sketch_feats.append(h)
+      ref_feats.append(r)
+    # Matching reads every encoder level at the attention's resolution (SCFT), so that
+    # fine strokes and coarse shapes both decide what corresponds to what.
+    describe = lambda feats: jnp.concatenate(
+        [avg_pool(f, 2 ** (level - i)) for i, f in enumerate(feats)], axis=-1)
+    stride = 2 ** (level + 1)
+    ref_colour = avg_pool(reference.astype(dt), stride)
+    ref_values = jnp.concatenate([ref_feats[-1], ref_colour], axis=-1)
+    found = ReferenceAttention(self.heads, self.head_dim, w[level], dt, name="attention")(
+        describe(sketch_feats), describe(ref_feats), ref_values)
+    h = ResidualBlock(w[level], g, None, dt, name="fuse")(
+        jnp.concatenate([sketch_feats[-1], found], axis=-1))
+    skips = sketch_feats[:-1] + [h]
+    for i in range(level + 1, len(w)):
+      h = ResidualBlock(w[i], g, "down", dt, name=f"enc{i}")(h)
+      skips.append(h)
+    return _palette_decoder(skips, x, widths=w, norm_groups=g, noise=self.noise,
+                            noise_mode=self.noise_mode, dtype=dt, input_skip=self.input_skip)
+
+
+def _no_reference(reference, family):
+  if reference is not None:
+    raise ValueError(f"the {family} generator reads its hint from input planes; "
+                     "a reference image is for the reference family")
 
 
 class _Strided:
@@ -100,9 +163,10 @@ class PaletteUNet(_Strided, nn.Module):
   dtype: Dtype = jnp.float32
 
   @nn.compact
-  def __call__(self, x, *, train: bool = False, noise_mode: str = "random",
+  def __call__(self, x, reference=None, *, train: bool = False, noise_mode: str = "random",
                with_guides: bool = False):
     del train  # no dropout or batch statistics in this family
+    _no_reference(reference, "palette")
     check_divisible(x.shape[1], x.shape[2], self.stride)
     body = _standardized(_PaletteBody, self.weight_standardization)
     out = body(tuple(self.widths), self.norm_groups, self.noise, noise_mode, self.dtype,
@@ -184,12 +248,59 @@ class HistogramUNet(_Strided, nn.Module):
   dtype: Dtype = jnp.float32
 
   @nn.compact
-  def __call__(self, x, *, train: bool = False, noise_mode: str = "random",
+  def __call__(self, x, reference=None, *, train: bool = False, noise_mode: str = "random",
                with_guides: bool = False):
     del noise_mode  # no noise injection in this family; the argument keeps one signature
+    _no_reference(reference, "histogram")
     check_divisible(x.shape[1], x.shape[2], self.stride)
     body = _standardized(_HistogramBody, self.weight_standardization)
     out, guides = body(self.stem_width, tuple(self.widths), self.norm_groups,
                        self.dropout_levels, self.dropout_rate, self.dtype,
                        name="body")(x, train, with_guides)
     return (out, guides) if with_guides else out
+
+
+class ReferenceUNet(_Strided, nn.Module):
+  """SCFT-style generator: input sketch (3) [+ colour points (4)], and a reference image.
+
+  The reference (B, Hr, Wr, 3) in [-1, 1] may have any size whose sides divide by
+  2**(attention_level + 1); it need not match the sketch's. A uniform mid-grey reference
+  (all zeros) means "no reference": the colour then comes from the points alone.
+
+  Attributes:
+    widths: encoder widths, as `PaletteUNet`'s (the input side must divide by
+      2**len(widths)).
+    attention_level: the encoder level whose output (at 1/2**(level + 1)) looks up the
+      reference: 2 = 1/8 resolution.
+    heads, head_dim: of the attention.
+  """
+  widths: Sequence[int] = (64, 128, 256, 512, 512, 512)
+  norm_groups: int = 32
+  weight_standardization: bool = True
+  noise: bool = True
+  input_skip: bool = True
+  attention_level: int = 2
+  heads: int = 4
+  head_dim: int = 64
+  dtype: Dtype = jnp.float32
+
+  @property
+  def reference_stride(self) -> int:
+    return 2 ** (self.attention_level + 1)
+
+  @nn.compact
+  def __call__(self, x, reference=None, *, train: bool = False, noise_mode: str = "random",
+               with_guides: bool = False):
+    del train
+    if reference is None:
+      raise ValueError("the reference generator needs a reference image (grey for none)")
+    if not 0 <= self.attention_level < len(self.widths) - 1:
+      raise ValueError(f"attention_level must be in [0, {len(self.widths) - 2}], "
+                       f"got {self.attention_level}")
+    check_divisible(x.shape[1], x.shape[2], self.stride)
+    check_divisible(reference.shape[1], reference.shape[2], self.reference_stride, "reference")
+    body = _standardized(_ReferenceBody, self.weight_standardization)
+    out = body(tuple(self.widths), self.norm_groups, self.noise, noise_mode, self.dtype,
+               self.input_skip, self.attention_level, self.heads, self.head_dim,
+               name="body")(x, reference)
+    return (out, {}) if with_guides else out

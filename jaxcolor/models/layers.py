@@ -302,3 +302,77 @@ def check_divisible(h: int, w: int, stride: int, what: str = "input"):
         f"{what} size {h}x{w} is not divisible by the model's stride {stride}: "
         f"pad or resize to a multiple of {stride} (e.g. "
         f"{math.ceil(h / stride) * stride}x{math.ceil(w / stride) * stride})")
+
+
+# Queries per block of `attend`: bounds the logits held at once to this many rows, so a
+# 4096-px sketch needs no more memory for them than a 512-px one.
+ATTENTION_QUERY_BLOCK = 4096
+
+
+def attend(q, k, v, key_mask=None, block: int = ATTENTION_QUERY_BLOCK):
+  """Scaled dot-product attention, (B, Q, heads, d) x (B, K, heads, d) -> (B, Q, heads, dv).
+
+  Logits and softmax are float32 whatever the inputs' dtype. `key_mask` (B, K), 1 = a
+  real reference position: masked keys get no weight, so what lies under them (padding)
+  cannot change the result. Queries are independent, so they are processed `block` at a
+  time (a `lax.map` over blocks) when there are more: the result is the same.
+  """
+  b, nq, heads, d = q.shape
+  scale = 1.0 / math.sqrt(d)
+  bias = None
+  if key_mask is not None:
+    bias = jnp.where(key_mask[:, None, None, :] > 0, 0.0, -1e30).astype(jnp.float32)
+
+  def one(qb):
+    logits = jnp.einsum("bqhd,bkhd->bhqk", qb, k,
+                        preferred_element_type=jnp.float32) * scale
+    if bias is not None:
+      logits = logits + bias
+    weights = jax.nn.softmax(logits, axis=-1).astype(v.dtype)
+    return jnp.einsum("bhqk,bkhd->bqhd", weights, v)
+
+  if nq <= block:
+    return one(q)
+  pad = -nq % block
+  qp = jnp.pad(q, ((0, 0), (0, pad), (0, 0), (0, 0)))
+  blocks = qp.reshape(b, -1, block, heads, d).transpose(1, 0, 2, 3, 4)
+  out = jax.lax.map(one, blocks)
+  out = out.transpose(1, 0, 2, 3, 4).reshape(b, nq + pad, heads, v.shape[-1])
+  return out[:, :nq]
+
+
+class ReferenceAttention(nn.Module):
+  """Every sketch position looks up the reference positions that match it (SCFT).
+
+  Queries come from the sketch's features, keys from the reference's, both
+  layer-normalised then projected; values are the reference's features with its
+  colours (so a matched position hands over its colour directly). Several heads, scaled
+  dot-product; the heads' outputs are projected back to `features` channels.
+  """
+  heads: int
+  head_dim: int
+  features: int
+  dtype: Dtype = jnp.float32
+
+  @nn.compact
+  def __call__(self, sketch_feat, ref_feat, ref_values, key_mask=None):
+    b, h, w, _ = sketch_feat.shape
+    hr, wr = ref_feat.shape[1:3]
+    dense = lambda n, name: nn.Dense(n, dtype=self.dtype, param_dtype=jnp.float32, name=name)
+    norm = lambda name: nn.LayerNorm(dtype=self.dtype, param_dtype=jnp.float32, name=name)
+    q = dense(self.heads * self.head_dim, "query")(norm("query_norm")(sketch_feat))
+    k = dense(self.heads * self.head_dim, "key")(norm("key_norm")(ref_feat))
+    v = dense(self.heads * self.head_dim, "value")(ref_values)
+    split = lambda t, n: t.reshape(b, n, self.heads, self.head_dim)
+    mask = None if key_mask is None else key_mask.reshape(b, hr * wr)
+    out = attend(split(q, h * w), split(k, hr * wr), split(v, hr * wr), mask)
+    out = out.reshape(b, h, w, self.heads * self.head_dim).astype(self.dtype)
+    return dense(self.features, "out")(out)
+
+
+def avg_pool(x: jax.Array, factor: int) -> jax.Array:
+  """Mean over factor x factor windows (sides divisible by factor)."""
+  if factor == 1:
+    return x
+  b, h, w, c = x.shape
+  return x.reshape(b, h // factor, factor, w // factor, factor, c).mean(axis=(2, 4))

@@ -17,6 +17,10 @@ const state = {
   points: [],            // {x, y, color} in sketch pixels
   cursor: null,          // keyboard cursor {x, y} in sketch pixels
   busy: false,
+  paint: null,           // the shown results' regions: {labels, lineArt, width, height, count}
+  results: [],           // per shown result: {base, colors, plain, img, link, canvas}
+  fills: [],             // bucket fills, oldest first: {region, color}
+  bucket: false,         // clicks fill regions instead of placing points
 };
 
 // ------------------------------------------------------------------ messages
@@ -118,6 +122,7 @@ async function setSketch(file) {
     state.sketch = {file, image: img, width: w, height: h, scale};
     state.points = [];
     state.cursor = null;
+    clearPaint();
     const canvas = el("sketch-canvas");
     canvas.width = Math.max(1, Math.round(w * scale));
     canvas.height = Math.max(1, Math.round(h * scale));
@@ -338,6 +343,7 @@ function updatePoints() {
 
 function addPoint(x, y) {
   if (!state.sketch) return showError("upload a sketch first");
+  if (state.bucket) return fillAt(x, y);
   if (state.info && !state.info.points) return showError("this model cannot take colour points");
   showError("");
   state.points.push({x, y, color: el("point-color").value});
@@ -399,11 +405,13 @@ function stem(name) {
   return base.replace(/[^\w.-]+/g, "_").slice(0, 80) || "sketch";
 }
 
-function showResults(data) {
+async function showResults(data) {
   const box = el("results");
   box.replaceChildren();
   box.classList.toggle("single", data.images.length === 1);
+  clearPaint();
   const name = stem(state.sketch.file.name);
+  const paint = data.regions ? await decodePaint(data) : null;
   data.images.forEach((url, i) => {
     const fig = document.createElement("figure");
     const img = document.createElement("img");
@@ -411,19 +419,197 @@ function showResults(data) {
     img.width = data.width;
     img.height = data.height;
     const seed = data.seeds ? data.seeds[i] : null;
-    img.alt = seed === null ? "Coloured sketch" : `Coloured sketch, seed ${seed}`;
+    const what = data.flat ? "Flat coloured sketch" : "Coloured sketch";
+    img.alt = seed === null ? what : `${what}, seed ${seed}`;
     const cap = document.createElement("figcaption");
     const label = document.createElement("span");
     label.textContent = seed === null ? `${data.width}x${data.height}` : `seed ${seed}`;
+    const file = data.images.length === 1 ? `${name}_color` : `${name}_color_v${i}`;
     const link = document.createElement("a");
     link.href = url;
-    link.download = data.images.length === 1 ? `${name}_color.png` : `${name}_color_v${i}.png`;
+    link.download = `${file}.png`;
     link.textContent = "Download PNG";
     if (data.images.length > 1) link.setAttribute("aria-label", `Download PNG, seed ${seed}`);
     cap.append(label, link);
+    const result = {img, link, file, base: null, colors: null,
+                    plain: data.plain ? data.plain[i] : url};
+    if (paint) {
+      result.colors = data.flats[i].slice();
+      const psd = document.createElement("button");
+      psd.type = "button";
+      psd.className = "psd";
+      psd.id = `psd-${i}`;
+      psd.textContent = "Download layers (.psd)";
+      if (data.images.length > 1) {
+        psd.setAttribute("aria-label", `Download layers (.psd), seed ${seed}`);
+      }
+      psd.disabled = !!(state.info && state.info.layers === false);
+      psd.addEventListener("click", () => downloadLayers(result, psd));
+      cap.append(psd);
+      img.addEventListener("click", (e) => onResultClick(e, img));
+    }
+    state.results.push(result);
     fig.append(img, cap);
     box.append(fig);
   });
+  state.paint = paint;
+  if (paint) {
+    await Promise.all(state.results.map(async (r) => { r.base = await pixelsOf(r.img.src); }));
+  }
+  updateFills();
+}
+
+// ------------------------------------------------------------------ bucket and layers
+
+function clearPaint() {
+  state.paint = null;
+  state.results = [];
+  state.fills = [];
+  updateFills();
+}
+
+function dataUrlBlob(url) {
+  // The page's Content-Security-Policy lets fetch() reach this server only, not data: URLs.
+  const [head, body] = url.split(",", 2);
+  const bytes = Uint8Array.from(atob(body), (c) => c.charCodeAt(0));
+  return new Blob([bytes], {type: head.slice(5).split(";")[0]});
+}
+
+async function pixelsOf(url) {
+  // Exact pixel values: no colour management, no premultiplied alpha.
+  const bitmap = await createImageBitmap(dataUrlBlob(url), {colorSpaceConversion: "none",
+                                                premultiplyAlpha: "none"});
+  const canvas = document.createElement("canvas");
+  canvas.width = bitmap.width;
+  canvas.height = bitmap.height;
+  const ctx = canvas.getContext("2d", {willReadFrequently: true});
+  ctx.drawImage(bitmap, 0, 0);
+  return ctx.getImageData(0, 0, bitmap.width, bitmap.height);
+}
+
+async function decodePaint(data) {
+  const [map, lines] = await Promise.all([pixelsOf(data.regions), pixelsOf(data.line_art)]);
+  const n = map.width * map.height, px = map.data, count = data.region_count;
+  const labels = new Int32Array(n), lineArt = new Uint8Array(n);
+  const sizes = new Int32Array(count + 1);
+  for (let i = 0; i < n; i++) {
+    labels[i] = px[4 * i] | (px[4 * i + 1] << 8) | (px[4 * i + 2] << 16);
+    lineArt[i] = lines.data[4 * i];
+    sizes[labels[i] + 1]++;
+  }
+  // Pixels grouped by region (a counting sort), so a fill touches only its region.
+  for (let r = 0; r < count; r++) sizes[r + 1] += sizes[r];
+  const start = sizes.slice(), pixels = new Int32Array(n);
+  for (let i = 0; i < n; i++) pixels[start[labels[i]]++] = i;
+  return {labels, lineArt, offsets: sizes, pixels, count, width: map.width, height: map.height};
+}
+
+function hexRgb(hex) {
+  const v = parseInt(expandHex(hex).slice(1), 16);
+  return [(v >> 16) & 255, (v >> 8) & 255, v & 255];
+}
+
+function paintRegion(out, region, hex) {
+  // The colour with the line art multiplied over it, rounded as the server rounds.
+  const p = state.paint, rgb = hexRgb(hex);
+  for (let k = p.offsets[region]; k < p.offsets[region + 1]; k++) {
+    const i = p.pixels[k], line = p.lineArt[i];
+    for (let c = 0; c < 3; c++) out[4 * i + c] = Math.floor((rgb[c] * line + 127) / 255);
+    out[4 * i + 3] = 255;
+  }
+}
+
+function renderResult(r) {
+  const data = new Uint8ClampedArray(r.base.data);
+  for (const f of state.fills) paintRegion(data, f.region, f.color);
+  const canvas = document.createElement("canvas");
+  canvas.width = r.base.width;
+  canvas.height = r.base.height;
+  canvas.getContext("2d").putImageData(new ImageData(data, r.base.width, r.base.height), 0, 0);
+  const url = canvas.toDataURL("image/png");
+  r.img.src = url;
+  r.link.href = url;
+}
+
+function regionColors(r) {
+  const colors = r.colors.slice();
+  for (const f of state.fills) colors[f.region] = f.color;
+  return colors;
+}
+
+function fillAt(x, y) {
+  const p = state.paint;
+  if (!p || !state.results.every((r) => r.base)) {
+    return showError("colour the sketch first: the bucket fills regions of a result");
+  }
+  showError("");
+  x = Math.min(Math.max(x, 0), p.width - 1);
+  y = Math.min(Math.max(y, 0), p.height - 1);
+  const region = p.labels[y * p.width + x];
+  state.fills.push({region, color: expandHex(el("point-color").value)});
+  state.results.forEach(renderResult);
+  updateFills();
+  showStatus(`filled region ${region + 1} of ${p.count}`);
+}
+
+function onResultClick(e, img) {
+  if (!state.bucket || !state.paint) return;
+  const rect = img.getBoundingClientRect();
+  fillAt(Math.floor((e.clientX - rect.left) / rect.width * state.paint.width),
+         Math.floor((e.clientY - rect.top) / rect.height * state.paint.height));
+}
+
+function updateFills() {
+  const ready = !!state.paint;
+  if (!ready && state.bucket) setBucket(false);
+  el("bucket").disabled = !ready;
+  el("undo-fill").disabled = !state.fills.length;
+  const n = state.fills.length;
+  el("fills-count").textContent = ready ? `${n} fill${n === 1 ? "" : "s"}` : "";
+}
+
+function setBucket(on) {
+  state.bucket = on;
+  el("bucket").setAttribute("aria-pressed", on ? "true" : "false");
+  const canvas = el("sketch-canvas");
+  canvas.classList.toggle("bucket", on);
+  el("results").classList.toggle("bucket", on);
+  canvas.setAttribute("aria-label", on ?
+      "Sketch. Click, or press Enter, to fill that region of the result." :
+      "Sketch. Click, or move with the arrow keys and press Enter, to place a colour point.");
+}
+
+function undoFill() {
+  state.fills.pop();
+  state.results.forEach(renderResult);
+  updateFills();
+}
+
+async function downloadLayers(result, button) {
+  showError("");
+  button.disabled = true;
+  showStatus("making the layers...");
+  try {
+    const form = new FormData();
+    form.append("sketch", state.sketch.file);
+    form.append("result", dataUrlBlob(result.plain), "result.png");
+    form.append("colors", JSON.stringify(regionColors(result)));
+    const response = await fetch("/api/layers", {method: "POST", body: form});
+    if (!response.ok) throw new Error(await apiError(response));
+    const a = document.createElement("a");
+    a.href = URL.createObjectURL(await response.blob());
+    a.download = `${result.file}.psd`;
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(a.href), 1000);
+    showStatus("layers downloaded");
+  } catch (e) {
+    showStatus("");
+    showError(`layers: ${e.message}`);
+  } finally {
+    button.disabled = false;
+  }
 }
 
 async function colorize(variations) {
@@ -448,6 +634,7 @@ async function colorize(variations) {
   if (state.points.length) form.append("points", JSON.stringify(state.points));
   if (seedText) form.append("seed", seedText);
   form.append("variations", String(variations));
+  if (el("flat").checked) form.append("flat", "1");
   setBusy(true);
   showStatus(variations > 1 ? `colouring ${variations} variations...` : "colouring...");
   // A new size compiles once; say so if the wait is long.
@@ -457,10 +644,11 @@ async function colorize(variations) {
     const response = await fetch("/api/colorize", {method: "POST", body: form});
     if (!response.ok) throw new Error(await apiError(response));
     const data = await response.json();
-    showResults(data);
+    await showResults(data);
     const waited = data.queued_seconds >= 0.05 ?
         ` (after ${data.queued_seconds.toFixed(1)} s behind other requests)` : "";
-    showStatus(`done in ${data.seconds.toFixed(2)} s${waited}`);
+    showStatus(`done in ${data.seconds.toFixed(2)} s${waited}` +
+               (data.warning ? `; ${data.warning}` : ""));
   } catch (e) {
     showStatus("");
     showError(e.message);
@@ -495,6 +683,8 @@ function init() {
     if (e.target.files.length) loadPalette(e.target.files[0]);
   });
   el("undo-point").addEventListener("click", () => { state.points.pop(); updatePoints(); });
+  el("bucket").addEventListener("click", () => setBucket(!state.bucket));
+  el("undo-fill").addEventListener("click", undoFill);
   el("clear-points").addEventListener("click", () => { state.points = []; updatePoints(); });
   const canvas = el("sketch-canvas");
   canvas.addEventListener("click", onCanvasClick);

@@ -1,0 +1,179 @@
+"""The reference family: shapes, attention, reproducible training, inference from a checkpoint."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import (assert_bitwise_equal, config_module, generator_of, micro_config)
+from jaxcolor import cli
+from jaxcolor import hints
+from jaxcolor import infer
+from jaxcolor import models
+from jaxcolor import starter
+from jaxcolor import train
+from jaxcolor.errors import UserError
+from jaxcolor.models import layers
+
+reference_config = config_module("reference")
+micro = config_module("micro")
+
+
+def test_full_size_parameter_count():
+  """configs/reference.py, counted through eval_shape (nothing allocated)."""
+  c = reference_config.get_config()
+  assert models.count_params(models.generator_shapes(c.model, 256)) == 48_065_352
+  assert c.model.family == c.model.hint == "reference"
+
+
+def test_generator_takes_references_of_other_sizes_and_aspects():
+  c = micro.get_config("reference")
+  gen = models.make_generator(c.model)
+  params = models.init_generator(c.model, 0, 32)
+  cin = models.input_channels(c.model.hint, models.uses_points(c.model))
+  apply = lambda p, x, r: gen.apply({"params": p}, x, r, noise_mode="zero")
+  x = jax.ShapeDtypeStruct((2, 32, 48, cin), jnp.float32)
+  for ref_shape in ((2, 12, 40, 3), (2, 64, 8, 3), (2, 32, 48, 3)):
+    out = jax.eval_shape(apply, params, x, jax.ShapeDtypeStruct(ref_shape, jnp.float32))
+    assert out.shape == (2, 32, 48, 3)
+  with pytest.raises(ValueError, match="reference size 10x40"):
+    jax.eval_shape(apply, params, x, jax.ShapeDtypeStruct((2, 10, 40, 3), jnp.float32))
+  with pytest.raises(ValueError, match="needs a reference"):
+    jax.eval_shape(apply, params, x, None)
+
+
+def _qkv(seed, b=2, nq=50, nk=12, heads=3, d=4):
+  r = np.random.default_rng(seed)
+  return [jnp.asarray(r.normal(size=(b, n, heads, d)), jnp.float32) for n in (nq, nk, nk)]
+
+
+def test_attention_in_query_blocks_equals_one_pass():
+  q, k, v = _qkv(0)
+  whole = layers.attend(q, k, v)
+  blocked = layers.attend(q, k, v, block=7)  # 50 queries: 8 blocks, the last one padded
+  np.testing.assert_allclose(np.asarray(blocked), np.asarray(whole), rtol=1e-5, atol=1e-6)
+
+
+def test_masked_reference_positions_cannot_change_the_result():
+  q, k, v = _qkv(1)
+  mask = jnp.asarray(np.arange(12) < 8, jnp.float32)[None].repeat(2, 0)
+  k2 = k.at[:, 8:].set(1e3)
+  v2 = v.at[:, 8:].set(-7.0)
+  a = layers.attend(q, k, v, mask)
+  np.testing.assert_array_equal(np.asarray(a), np.asarray(layers.attend(q, k2, v2, mask)))
+  np.testing.assert_allclose(np.asarray(a), np.asarray(layers.attend(q, k[:, :8], v[:, :8])),
+                             rtol=1e-5, atol=1e-6)
+
+
+def test_fit_reference_keeps_aspect_without_padding():
+  ref = np.zeros((90, 200, 3), np.uint8)
+  out = hints.fit_reference(ref, 64, 8)
+  assert out.shape == (32, 64, 3)
+  assert hints.fit_reference(np.zeros((5, 400, 3), np.uint8), 64, 8).shape == (8, 64, 3)
+  swatch = hints.palette_reference(hints.palette_from_text("#ff0000,#00ff00,#0000ff"), 30)
+  assert swatch.shape == (30, 30, 3)
+  colours = {tuple(c) for c in swatch.reshape(-1, 3)}
+  assert {(255, 0, 0), (0, 255, 0), (0, 0, 255)} <= colours
+
+
+@pytest.fixture(scope="module")
+def reference_run(synthetic_data_dir, tmp_path_factory):
+  """The micro reference model trained 4 steps: (workdir, result)."""
+  workdir = tmp_path_factory.mktemp("reference")
+  config = micro_config(synthetic_data_dir, family="reference", steps=4)
+  return workdir, train.train_and_evaluate(config, str(workdir))
+
+
+def test_training_is_reproducible_and_resumes_bitwise(reference_run, synthetic_data_dir,
+                                                     tmp_path):
+  workdir, result = reference_run
+  assert result["step"] == 4 and np.isfinite(result["g_loss"])
+  config = lambda steps: micro_config(synthetic_data_dir, family="reference", steps=steps)
+  train.train_and_evaluate(config(2), str(tmp_path))
+  again = train.train_and_evaluate(config(4), str(tmp_path))
+  assert again["params_sha256"] == result["params_sha256"]
+  assert_bitwise_equal(generator_of(workdir), generator_of(tmp_path))
+
+
+@pytest.fixture(scope="module")
+def colorizer(reference_run):
+  return infer.Colorizer.from_checkpoint(str(reference_run[0]))
+
+
+def _sketch(h=45, w=37):
+  s = np.full((h, w), 255, np.uint8)
+  s[10:12, :] = 0
+  s[:, 18:20] = 0
+  return s
+
+
+def test_colorizer_takes_a_reference_a_palette_or_dots_alone(colorizer):
+  assert colorizer.kind == "reference" and colorizer.takes_points and colorizer.has_noise
+  sketch = _sketch()
+  ref = np.random.default_rng(0).integers(0, 255, (50, 30, 3), dtype=np.uint8)
+  out = colorizer(sketch, reference=ref)
+  assert out.size == (37, 45)
+  # Long side 32 (reference_side), 30 * 32 / 50 = 19.2 rounded to a multiple of 4.
+  assert colorizer.hint_colors(reference=ref).shape == (32, 20, 3)
+  dots = np.zeros((45, 37, 4), np.uint8)
+  dots[20:24, 5:9] = (200, 30, 30, 255)
+  assert colorizer(sketch, points=dots).size == (37, 45)
+  np.testing.assert_array_equal(colorizer.hint_colors(points=dots), hints.no_reference(32))
+  assert colorizer(sketch, palette="#ff8800,#0044aa").size == (37, 45)
+  # The output depends on the reference: another reference, other colours.
+  other = colorizer(sketch, reference=255 - ref)
+  assert np.abs(np.asarray(out, np.int16) - np.asarray(other, np.int16)).max() > 0
+
+
+def test_a_dot_changes_its_own_region_more_than_the_rest(colorizer):
+  sketch = np.full((64, 64), 255, np.uint8)
+  sketch[:, 31:33] = 0  # two regions: left and right of a line
+  ref = np.full((32, 32, 3), 128, np.uint8)
+  dots = np.zeros((64, 64, 4), np.uint8)
+  dots[28:36, 10:18] = (240, 20, 20, 255)
+  base = np.asarray(colorizer(sketch, reference=ref), np.float32)
+  dotted = np.asarray(colorizer(sketch, reference=ref, points=dots), np.float32)
+  change = np.abs(dotted - base).mean(-1)
+  assert change[:, :31].mean() > change[:, 33:].mean(), (change[:, :31].mean(),
+                                                         change[:, 33:].mean())
+
+
+def test_cli_colorize_and_float16_export(reference_run, tmp_path):
+  workdir, _ = reference_run
+  Image.fromarray(_sketch()).save(tmp_path / "s.png")
+  Image.fromarray(np.full((40, 60, 3), (30, 90, 200), np.uint8)).save(tmp_path / "r.png")
+  code = cli.main(["colorize", str(tmp_path / "s.png"), "--reference", str(tmp_path / "r.png"),
+                   "--checkpoint", str(workdir), "--out", str(tmp_path / "out")])
+  assert code == 0 and (tmp_path / "out" / "s_color.png").exists()
+  starter.export(str(workdir), tmp_path / "weights")
+  config, params, step = starter.load(tmp_path / "weights")
+  assert config.model.family == "reference" and step == 4
+  _, trained = generator_of(workdir)
+  jax.tree_util.tree_map(
+      lambda a, b: np.testing.assert_array_equal(np.asarray(a),
+                                                 np.asarray(b).astype(np.float16)
+                                                 .astype(np.float32)), params, trained)
+  half = infer.Colorizer(config, params)
+  full = infer.Colorizer.from_checkpoint(str(workdir))
+  ref = np.full((32, 32, 3), 90, np.uint8)
+  a = np.asarray(half(_sketch(), reference=ref), np.float32)
+  b = np.asarray(full(_sketch(), reference=ref), np.float32)
+  # A 4-step model's activations amplify the rounding at a few pixels (the parameters
+  # above are the exact check); on average the outputs agree to within one level of 255.
+  assert np.abs(a - b).mean() < 1.0
+
+
+def test_family_and_hint_must_agree(synthetic_data_dir, tmp_path):
+  c = micro_config(synthetic_data_dir, family="reference", steps=1)
+  c.model.hint = "palette"
+  with pytest.raises(UserError, match="does not fit the reference family"):
+    train.train_and_evaluate(c, str(tmp_path))
+
+
+def test_a_bundled_model_not_yet_shipped_says_how_to_build_it(tmp_path, monkeypatch):
+  monkeypatch.setattr(starter, "WEIGHTS_ROOT", tmp_path)
+  with pytest.raises(UserError, match="make reference-starter"):
+    infer.Colorizer.from_checkpoint(model="reference")
+  with pytest.raises(UserError, match="--checkpoint or --model, not both"):
+    infer.Colorizer.from_checkpoint("runs/x", model="palette")
