@@ -21,6 +21,19 @@ import numpy as np
 import pytest
 from PIL import Image
 
+# Page script: records the form fields of every request the page sends (window.sent).
+_RECORD_FORMS = """
+    window.sent = [];
+    const fetch = window.fetch;
+    window.fetch = (url, options) => {
+      if (options && options.body instanceof FormData) {
+        window.sent.push(Object.fromEntries([...options.body.entries()].map(
+            ([k, v]) => [k, typeof v === 'string' ? v : 'file ' + v.name])));
+      }
+      return fetch(url, options);
+    };
+"""
+
 CHROMIUM = "/usr/bin/chromium"
 if not os.path.exists(CHROMIUM):
   pytest.skip(f"needs {CHROMIUM} (apt-get install -y chromium)", allow_module_level=True)
@@ -142,15 +155,7 @@ def test_colour_a_sketch(page, inputs, tmp_path):
 
   # Record what the page sends and the busy state it shows meanwhile.
   page.evaluate("""() => {
-    window.sent = [];
-    const fetch = window.fetch;
-    window.fetch = (url, options) => {
-      if (options && options.body instanceof FormData) {
-        window.sent.push(Object.fromEntries([...options.body.entries()].map(
-            ([k, v]) => [k, typeof v === 'string' ? v : 'file ' + v.name])));
-      }
-      return fetch(url, options);
-    };
+""" + _RECORD_FORMS + """
     window.busySeen = [];
     const results = document.getElementById('results');
     const button = document.getElementById('colorize');
@@ -319,17 +324,7 @@ def test_flats_bucket_fill_and_layers(page, inputs, tmp_path):
   page.click("#add-swatch")
   page.fill("#swatch-hex-1", "#c08040")
   page.check("#flat")
-  page.evaluate("""() => {
-    window.sent = [];
-    const fetch = window.fetch;
-    window.fetch = (url, options) => {
-      if (options && options.body instanceof FormData) {
-        window.sent.push(Object.fromEntries([...options.body.entries()].map(
-            ([k, v]) => [k, typeof v === 'string' ? v : 'file ' + v.name])));
-      }
-      return fetch(url, options);
-    };
-  }""")
+  page.evaluate("() => {" + _RECORD_FORMS + "}")
   page.click("#colorize")
   page.wait_for_function("() => !document.getElementById('bucket').disabled")
   assert page.evaluate("window.sent")[0]["flat"] == "1"
