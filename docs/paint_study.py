@@ -2,6 +2,7 @@
 
   .venv/bin/python docs/paint_study.py figure      # docs/clean_outputs.png, docs/flats_layers.png
   .venv/bin/python docs/paint_study.py heldout     # SSIM of flats on the starter's held-out split
+  .venv/bin/python docs/paint_study.py characters  # regions vs part maps, part accuracy of flats
 
 `heldout` reads the 360 held-out pairs that `jaxcolor data starter` renders into
 $JAXCOLOR_DATA_DIR/starter_src/val (colour left, sketch right, 256x256 each) and colours each
@@ -9,6 +10,13 @@ with its own colours (the self reference of `jaxcolor evaluate`) at 256x256, the
 drawing. "before" is the bare forward pass (what results were before the clean-up);
 "plain" a result as `colorize` writes it now; "flat" the `--flat` result (the plain one
 where a drawing has no usable regions).
+
+`characters` reads the held-out characters of `jaxcolor data characters` (split `style` by
+default: a style never trained on). Regions: a part boundary is a pixel whose part differs
+from its right or lower neighbour's, once every ink pixel is given the part nearest to it;
+it is found when a region edge (the same, on the regions' labels) lies within 2 px. Part
+accuracy (`metrics.part_accuracy`): each drawing coloured whole at 256x256 from the other
+drawing of the same character (evaluation's same_character row), plain vs `--flat`.
 """
 
 import argparse
@@ -20,6 +28,8 @@ import time
 
 import numpy as np
 from PIL import Image, ImageDraw
+
+from scipy import ndimage
 
 from jaxcolor import color
 from jaxcolor import demo
@@ -133,15 +143,96 @@ def heldout(colorizer, folder, limit=None):
   return report
 
 
+def edges(labels):
+  """bool (H, W): pixels whose label differs from the right or lower neighbour's (either side)."""
+  e = np.zeros(labels.shape, bool)
+  dx = labels[:, 1:] != labels[:, :-1]
+  dy = labels[1:, :] != labels[:-1, :]
+  e[:, 1:] |= dx
+  e[:, :-1] |= dx
+  e[1:, :] |= dy
+  e[:-1, :] |= dy
+  return e
+
+
+def part_boundaries(parts, ink_id=1):
+  """The part map's boundaries, ink pixels given the nearest part's id first."""
+  parts = np.asarray(parts)
+  ink = parts == ink_id
+  if ink.all():
+    return np.zeros(parts.shape, bool)
+  _, (iy, ix) = ndimage.distance_transform_edt(ink, return_indices=True)
+  return edges(parts[iy, ix])
+
+
+def boundary_recall(parts, regions, within=2.0):
+  """(found, total) part-boundary pixels with a region edge within `within` px."""
+  truth = part_boundaries(parts)
+  found = edges(regions.labels)
+  if not found.any():
+    return 0, int(truth.sum())
+  near = ndimage.distance_transform_edt(~found) <= within
+  return int((truth & near).sum()), int(truth.sum())
+
+
+def characters(colorizer, data_dir, split, limit):
+  from jaxcolor.data import builders  # pylint: disable=g-import-not-at-top
+  from jaxcolor.data import pipeline  # pylint: disable=g-import-not-at-top
+  source = builders.load_split("dicebear_characters", split, data_dir)
+  groups = pipeline.partner_groups(source, split)
+  n = len(source) if limit is None else min(limit, len(source))
+  # Evaluation's fixed subset: evenly spaced over the split, so every style is in it.
+  picks = np.unique(np.linspace(0, len(source) - 1, n).round().astype(int))
+  found = total = 0
+  recalls, acc = [], {"plain": [], "flat": []}
+  for i in picks:
+    ex = source[int(i)]
+    sketch, parts = ex["sketch"][..., 0], ex["parts"][..., 0]
+    regions = regions_lib.segment(sketch)
+    f, t = boundary_recall(parts, regions)
+    found, total = found + f, total + t
+    recalls.append(f / max(t, 1))
+    if colorizer is None:
+      continue
+    partner = pipeline.same_character_partner(groups, int(i))
+    reference = source[partner]["image"] if partner is not None else ex["image"]
+    plain = colorizer.colorize_sketch(sketch, colorizer.hint_colors(reference=reference))[0]
+    flat, _ = infer.flatten_results(sketch, [plain], regions=regions)
+    target = color.to_float(ex["image"])[None]
+    for k, img in (("plain", plain), ("flat", flat[0])):
+      score = metrics.part_accuracy(color.to_float(np.asarray(img))[None], target, parts[None])
+      acc[k].append(float(score[0]))
+  report = {"split": split, "drawings": int(len(picks)),
+            "boundary_recall_within_2px": found / max(total, 1),
+            "boundary_recall_median_per_drawing": float(np.median(recalls))}
+  if colorizer is not None:
+    report["model"] = colorizer.source
+    report["part_accuracy"] = {k: float(np.nanmean(v)) for k, v in acc.items()}
+  print(json.dumps(report, indent=1))
+  return report
+
+
 def main():
   parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-  parser.add_argument("what", choices=("figure", "heldout"))
+  parser.add_argument("what", choices=("figure", "heldout", "characters"))
   data_dir = os.environ.get("JAXCOLOR_DATA_DIR", os.path.expanduser("~/jaxcolor_datasets"))
   parser.add_argument("--folder", default=os.path.join(data_dir, "starter_src", "val"))
   parser.add_argument("--limit", type=int, default=None)
   parser.add_argument("--json", default=None, help="write the held-out figures here")
+  parser.add_argument("--split", default="style", help="characters: the split to read")
+  parser.add_argument("--model", default=None, help="a bundled model (palette, reference)")
+  parser.add_argument("--checkpoint", default=None, help="a training workdir instead")
+  parser.add_argument("--regions-only", action="store_true",
+                      help="characters: boundary recall only, no model")
   args = parser.parse_args()
-  colorizer = infer.Colorizer.from_checkpoint()
+  if args.what == "characters":
+    colorizer = None if args.regions_only else infer.Colorizer.from_checkpoint(
+        args.checkpoint, model=args.model)
+    report = characters(colorizer, data_dir, args.split, args.limit)
+    if args.json:
+      pathlib.Path(args.json).write_text(json.dumps(report, indent=1))
+    return
+  colorizer = infer.Colorizer.from_checkpoint(model=args.model)
   if args.what == "figure":
     figure(colorizer)
   else:

@@ -103,6 +103,27 @@ def test_specks_of_noise_are_not_lines():
   assert not r.ink[ys, xs].any()
 
 
+def test_faint_stretches_of_a_line_still_close_its_region():
+  sketch, at = drawing()
+  sketch[sketch == 0] = 215  # a thin light line, as small renders of thin pens give
+  sketch[10:12, 10:20] = 0  # one dark stretch on the square's outline
+  r = regions_lib.segment(sketch)
+  assert label_at(r, at["square"]) != label_at(r, at["paper"])
+  plain = regions_lib.segment(sketch, faint=0)  # the dark stretch alone encloses nothing
+  assert label_at(plain, at["square"]) == label_at(plain, at["paper"])
+
+
+def test_faint_texture_alone_is_not_ink():
+  sketch, _ = drawing()
+  texture = np.zeros_like(sketch, bool)
+  for dy in (0, 1):  # 2x2 grey blots on the paper, touching no line, too big for specks
+    for dx in (0, 1):
+      texture[100 + dy:126:4, 40 + dx:66:4] = True
+  sketch[texture] = 225
+  assert not regions_lib.segment(sketch).ink[texture].any()
+  assert regions_lib.segment(sketch, threshold=240).ink[texture].all()
+
+
 def test_deterministic():
   sketch, _ = drawing(gap=3)
   a, b = regions_lib.segment(sketch), regions_lib.segment(sketch.copy())

@@ -23,7 +23,7 @@ micro = config_module("micro")
 def test_full_size_parameter_count():
   """configs/reference.py, counted through eval_shape (nothing allocated)."""
   c = reference_config.get_config()
-  assert models.count_params(models.generator_shapes(c.model, 256)) == 48_065_352
+  assert models.count_params(models.generator_shapes(c.model, 256)) == 48_065_433
   assert c.model.family == c.model.hint == "reference"
 
 
@@ -64,6 +64,29 @@ def test_masked_reference_positions_cannot_change_the_result():
   np.testing.assert_array_equal(np.asarray(a), np.asarray(layers.attend(q, k2, v2, mask)))
   np.testing.assert_allclose(np.asarray(a), np.asarray(layers.attend(q, k[:, :8], v[:, :8])),
                              rtol=1e-5, atol=1e-6)
+
+
+def test_found_colours_are_the_reference_colours_where_the_match_is_sure():
+  """The colours the attention hands to the output layer: weighted reference colours,
+  so one reference colour comes back exactly, and a masked position's colour never."""
+  r = np.random.default_rng(2)
+  sketch_feat = jnp.asarray(r.normal(size=(1, 4, 4, 8)), jnp.float32)
+  ref_feat = jnp.asarray(r.normal(size=(1, 2, 3, 8)), jnp.float32)
+  attention = layers.ReferenceAttention(heads=2, head_dim=4, features=5)
+  flat = jnp.full((1, 2, 3, 3), 0.25, jnp.float32).at[..., 1].set(-0.5)
+  params = attention.init(jax.random.key(0), sketch_feat, ref_feat, ref_feat,
+                          ref_colors=flat)
+  found, colours = attention.apply(params, sketch_feat, ref_feat, ref_feat, ref_colors=flat)
+  assert found.shape == (1, 4, 4, 5) and colours.shape == (1, 4, 4, 3)
+  np.testing.assert_allclose(np.asarray(colours), np.broadcast_to(flat[:, :1, :1], (1, 4, 4, 3)),
+                             atol=1e-6)
+  # The same features without colours: the same `found`, so colours add no parameters.
+  np.testing.assert_array_equal(np.asarray(found), np.asarray(
+      attention.apply(params, sketch_feat, ref_feat, ref_feat)))
+  mask = jnp.asarray([[[1, 1, 0], [1, 1, 0]]], jnp.float32)
+  loud = flat.at[:, :, 2].set(9.0)  # under the masked column
+  _, masked = attention.apply(params, sketch_feat, ref_feat, ref_feat, mask, ref_colors=loud)
+  assert float(jnp.abs(masked).max()) < 1.0
 
 
 def test_fit_reference_keeps_aspect_without_padding():

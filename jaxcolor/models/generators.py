@@ -42,8 +42,11 @@ def _standardized(module_cls, enabled: bool):
                           init=True)
 
 
-def _palette_decoder(skips, x, *, widths, norm_groups, noise, noise_mode, dtype, input_skip):
+def _palette_decoder(skips, x, *, widths, norm_groups, noise, noise_mode, dtype, input_skip,
+                     out_extra=None):
   """Seed 001's decoder, from the encoder's outputs `skips` (finest first) to RGB.
+
+  out_extra: full-resolution planes that join the output convolution's input, if any.
 
   Called inside a compact module: the layers' names are those of `_PaletteBody`.
   """
@@ -68,6 +71,8 @@ def _palette_decoder(skips, x, *, widths, norm_groups, noise, noise_mode, dtype,
     h = jnp.concatenate([h, x.astype(dt)], axis=-1)
     c = max(w[0] // 2, 1)
     h = nn.relu(group_norm(c, g, dt, "skip_norm")(conv(c, 3, dt, name="skip_conv")(h)))
+  if out_extra is not None:
+    h = jnp.concatenate([h, out_extra.astype(dt)], axis=-1)
   h = conv(3, 3, dt, use_bias=True, name="out_conv")(h)
   return jnp.tanh(h.astype(jnp.float32))
 
@@ -120,16 +125,24 @@ class _ReferenceBody(nn.Module):
     stride = 2 ** (level + 1)
     ref_colour = avg_pool(reference.astype(dt), stride)
     ref_values = jnp.concatenate([ref_feats[-1], ref_colour], axis=-1)
-    found = ReferenceAttention(self.heads, self.head_dim, w[level], dt, name="attention")(
-        describe(sketch_feats), describe(ref_feats), ref_values)
+    found, colors = ReferenceAttention(self.heads, self.head_dim, w[level], dt,
+                                       name="attention")(
+        describe(sketch_feats), describe(ref_feats), ref_values, ref_colors=ref_colour)
     h = ResidualBlock(w[level], g, None, dt, name="fuse")(
         jnp.concatenate([sketch_feats[-1], found], axis=-1))
     skips = sketch_feats[:-1] + [h]
     for i in range(level + 1, len(w)):
       h = ResidualBlock(w[i], g, "down", dt, name=f"enc{i}")(h)
       skips.append(h)
+    # The looked-up colours, upsampled, also reach the output layer directly (after the
+    # last normalisation): the L1 loss then rewards each match by the colour it brings,
+    # which teaches the attention where to look far sooner than through the decoder alone,
+    # and an unsure match (a spread of weights) still brings the reference's own colours.
+    b, hx, wx = x.shape[:3]
+    colors = jax.image.resize(colors, (b, hx, wx, colors.shape[-1]), "bilinear")
     return _palette_decoder(skips, x, widths=w, norm_groups=g, noise=self.noise,
-                            noise_mode=self.noise_mode, dtype=dt, input_skip=self.input_skip)
+                            noise_mode=self.noise_mode, dtype=dt, input_skip=self.input_skip,
+                            out_extra=colors)
 
 
 def _no_reference(reference, family):

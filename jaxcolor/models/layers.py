@@ -348,6 +348,9 @@ class ReferenceAttention(nn.Module):
   layer-normalised then projected; values are the reference's features with its
   colours (so a matched position hands over its colour directly). Several heads, scaled
   dot-product; the heads' outputs are projected back to `features` channels.
+
+  With `ref_colors` (B, Hr, Wr, C) it also returns the colours it found: per sketch
+  position the attention-weighted reference colour, averaged over heads (B, H, W, C).
   """
   heads: int
   head_dim: int
@@ -355,7 +358,7 @@ class ReferenceAttention(nn.Module):
   dtype: Dtype = jnp.float32
 
   @nn.compact
-  def __call__(self, sketch_feat, ref_feat, ref_values, key_mask=None):
+  def __call__(self, sketch_feat, ref_feat, ref_values, key_mask=None, ref_colors=None):
     b, h, w, _ = sketch_feat.shape
     hr, wr = ref_feat.shape[1:3]
     dense = lambda n, name: nn.Dense(n, dtype=self.dtype, param_dtype=jnp.float32, name=name)
@@ -363,11 +366,20 @@ class ReferenceAttention(nn.Module):
     q = dense(self.heads * self.head_dim, "query")(norm("query_norm")(sketch_feat))
     k = dense(self.heads * self.head_dim, "key")(norm("key_norm")(ref_feat))
     v = dense(self.heads * self.head_dim, "value")(ref_values)
-    split = lambda t, n: t.reshape(b, n, self.heads, self.head_dim)
+    split = lambda t, n: t.reshape(b, n, self.heads, t.shape[-1] // self.heads)
     mask = None if key_mask is None else key_mask.reshape(b, hr * wr)
-    out = attend(split(q, h * w), split(k, hr * wr), split(v, hr * wr), mask)
-    out = out.reshape(b, h, w, self.heads * self.head_dim).astype(self.dtype)
-    return dense(self.features, "out")(out)
+    v = split(v, hr * wr)
+    if ref_colors is not None:
+      # The colours ride along as more value channels of every head, unprojected.
+      colors = jnp.broadcast_to(ref_colors.reshape(b, hr * wr, 1, -1).astype(v.dtype),
+                                (b, hr * wr, self.heads, ref_colors.shape[-1]))
+      v = jnp.concatenate([v, colors], axis=-1)
+    out = attend(split(q, h * w), split(k, hr * wr), v, mask)
+    found = out[..., :self.head_dim].reshape(b, h, w, self.heads * self.head_dim)
+    found = dense(self.features, "out")(found.astype(self.dtype))
+    if ref_colors is None:
+      return found
+    return found, out[..., self.head_dim:].mean(axis=2).reshape(b, h, w, -1)
 
 
 def avg_pool(x: jax.Array, factor: int) -> jax.Array:

@@ -7,8 +7,11 @@
 The method is trapped-ball filling (Zhang et al. 2009, "Trapped-ball segmentation"; the
 LineFiller pipeline for manga line art), all ball positions at once:
 
-1. Ink is every pixel darker than `threshold`; ink specks smaller than `speck` pixels are
-   dropped first, because filter-made (XDoG) line art sprinkles them over flat areas.
+1. Ink is every pixel darker than `threshold`, plus the fainter pixels (up to `faint`
+   below the paper's level) of any line that has such a dark pixel: thin lines drawn
+   light or anti-aliased at a small size stay unbroken, while faint texture on its own
+   is not ink (hysteresis thresholding). Ink specks smaller than `speck` pixels are then
+   dropped, because filter-made (XDoG) line art sprinkles them over flat areas.
 2. The seeds are the places where a ball of radius `gap` fits between the lines: the
    connected parts of {distance to ink > gap}. A ball cannot pass a gap narrower than
    its diameter, so a line with such a gap still separates two seeds.
@@ -35,6 +38,10 @@ from scipy import ndimage
 
 # Ink: a pixel darker than this (anti-aliased edges included, so gaps look their size).
 DEFAULT_THRESHOLD = 192
+# A faint pixel joins the ink when it is this much darker than the paper and touches ink.
+# Measured on held-out character line art (docs/paint_study.py characters): thin grey
+# outlines at 256 px lost half of the part boundaries at a plain threshold of 192.
+DEFAULT_FAINT = 15
 # At most this share of ink: more is a photo or a filled silhouette, not line art.
 MAX_INK_SHARE = 0.4
 _FOUR = ndimage.generate_binary_structure(2, 1)
@@ -94,12 +101,29 @@ def default_speck(h, w) -> int:
   return max(3, round(h * w * 1e-5))
 
 
-def segment(sketch, *, threshold=DEFAULT_THRESHOLD, gap=None, min_area=None, speck=None):
+def ink_mask(sketch, threshold=DEFAULT_THRESHOLD, faint=DEFAULT_FAINT):
+  """bool (H, W): pixels darker than `threshold`, and the connected faint ones (darker
+  than the paper's median level by more than `faint`) of every line that has any."""
+  dark = sketch < threshold
+  if not faint or not dark.any():
+    return dark
+  paper_level = float(np.median(sketch))
+  weak = sketch < max(threshold, paper_level - faint)
+  lines, n = ndimage.label(weak, _EIGHT)
+  keep = np.zeros(n + 1, bool)
+  keep[lines[dark]] = True
+  keep[0] = False
+  return keep[lines]
+
+
+def segment(sketch, *, threshold=DEFAULT_THRESHOLD, faint=DEFAULT_FAINT, gap=None,
+            min_area=None, speck=None):
   """Splits uint8 line art (H, W), dark lines on white, into closed regions.
 
   Args:
     sketch: uint8 (H, W) grey, paper 255 (as `infer.load_sketch` gives it).
     threshold: pixels darker than this are ink.
+    faint: pixels this much darker than the paper are ink where they touch ink (0: off).
     gap: ball radius in pixels: gaps in lines up to about 2 * gap are closed (default
       `default_gap`); 0 closes nothing.
     min_area: regions smaller than this join a neighbour (default `default_min_area`).
@@ -116,7 +140,7 @@ def segment(sketch, *, threshold=DEFAULT_THRESHOLD, gap=None, min_area=None, spe
   min_area = default_min_area(h, w) if min_area is None else int(min_area)
   speck = default_speck(h, w) if speck is None else int(speck)
 
-  ink = sketch < threshold
+  ink = ink_mask(sketch, threshold, faint)
   if speck > 1 and ink.any():
     blobs, n = ndimage.label(ink, _EIGHT)
     ink &= (np.bincount(blobs.ravel(), minlength=n + 1) >= speck)[blobs]
