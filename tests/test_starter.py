@@ -107,3 +107,39 @@ def test_colorizer_import_is_inference_only():
   out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                        check=True)
   assert out.stdout.strip() == ""
+
+
+@pytest.fixture(scope="module")
+def reference_model():
+  return infer.Colorizer.from_checkpoint(model="reference")
+
+
+def test_the_shipped_reference_model_loads_by_name(reference_model):
+  assert reference_model.source == starter.source_name("reference")
+  assert reference_model.config.model.family == "reference" and reference_model.takes_points
+  name, sketch, ref = demo.bundled_pairs()[0]
+  out = reference_model(sketch, reference=ref)
+  assert out.size == images.load_rgb(sketch).shape[1::-1], name
+  assert _colourfulness(out) > COLOURFUL_FLOOR
+
+
+def test_a_dot_colours_its_own_region_more_than_the_rest(reference_model):
+  from jaxcolor.paint import regions as regions_lib  # pylint: disable=g-import-not-at-top
+  _, sketch_path, ref = demo.bundled_pairs()[1]
+  sketch = infer.load_sketch(sketch_path)
+  r = regions_lib.segment(sketch)
+  # The largest region that is not paper, and a dot at its most inner pixel.
+  sizes = np.bincount(r.labels.ravel(), minlength=r.count)
+  sizes[np.flatnonzero(r.border)] = 0
+  target = int(np.argmax(sizes))
+  inside = r.labels == target
+  from scipy import ndimage  # pylint: disable=g-import-not-at-top
+  y, x = np.unravel_index(np.argmax(ndimage.distance_transform_edt(inside)), inside.shape)
+  rgba = np.zeros(sketch.shape + (4,), np.uint8)
+  rgba[y - 2:y + 3, x - 2:x + 3] = (20, 60, 230, 255)
+  base = np.asarray(reference_model(sketch, reference=ref), np.float32)
+  dotted = np.asarray(reference_model(sketch, reference=ref, points=rgba), np.float32)
+  change = np.abs(dotted - base).mean(-1)
+  dot = np.hypot(*np.mgrid[:sketch.shape[0], :sketch.shape[1]] - np.array([y, x])[:, None, None]) <= 4
+  region, rest = change[inside & ~dot].mean(), change[~inside].mean()
+  assert region > 3 * rest and region > 5.0, (region, rest)
