@@ -16,12 +16,15 @@ Modes (both by default):
   reference they were given than to the other one. 0.5 is chance, and exactly what a
   method that ignores the reference gets (an all-grey or a sketch-only output).
 - colour_points (models that take points): PSNR with 0, 1, 5 and 10 dots of
-  ground-truth colour placed at fixed random places.
+  ground-truth colour placed at fixed random places: each the colour of its own pixel,
+  lines and paper included.
+- region_dots: the same, with the dots a user puts on the page: a disc inside a closed
+  region of the sketch, off its lines, of the region's median ground-truth colour.
 - same_character (datasets with same-character sets): the reference is another drawing of
   the same character and colouring, mirrored left-right; PSNR, SSIM and the rest against
   the ground truth. A global palette cannot place colours; a model that looks them up can.
 - points_only (models that take points, palette and reference families): 30
-  ground-truth dots and no reference.
+  ground-truth dots and no reference; points_only_regions: the same with region dots.
 
 part_accuracy (datasets with part maps, in every row): per drawing, the share of colour
 parts whose median output colour (CIELAB) is nearer that part's ground-truth colour than
@@ -309,13 +312,14 @@ def reference_following(own, other):
 
 
 def points_psnr(colorizer, config, *, data_dir, split, num_examples, batch_size=None,
-                data_name=None, counts=POINT_COUNTS, seed=None):
-  """Self-reference PSNR of the model with 0, 1, 5, 10 ground-truth colour points."""
+                data_name=None, counts=POINT_COUNTS, seed=None, placement="pixels"):
+  """Self-reference PSNR of the model with 0, 1, 5, 10 ground-truth colour points,
+  placed as `pipeline.eval_points` does with `placement`."""
   row = {}
   for n in counts:
     batches = load_eval_batches(config, data_dir=data_dir, split=split,
                                 num_examples=num_examples, batch_size=batch_size,
-                                data_name=data_name, num_points=n)
+                                data_name=data_name, num_points=n, point_placement=placement)
     sums, total = 0.0, 0.0
     for i, batch in enumerate(batches):
       x, mask = _flatten(batch)
@@ -343,7 +347,8 @@ def _config_copy(config):
 
 
 def load_eval_batches(config, *, data_dir, split="val", num_examples, batch_size=None,
-                      shuffled_reference=False, data_name=None, num_points=0, reference=None):
+                      shuffled_reference=False, data_name=None, num_points=0, reference=None,
+                      point_placement="pixels"):
   """make_eval_batches on a copy of config with the dataset / batch size overridden."""
   from jaxcolor.data import pipeline  # Deferred: pulls in grain and tfds.
 
@@ -353,7 +358,8 @@ def load_eval_batches(config, *, data_dir, split="val", num_examples, batch_size
   return pipeline.make_eval_batches(cfg, data_dir=data_dir, split=split,
                                     num_examples=int(num_examples), local_device_count=1,
                                     shuffled_reference=shuffled_reference,
-                                    num_points=num_points, reference=reference)
+                                    num_points=num_points, reference=reference,
+                                    point_placement=point_placement)
 
 
 def _config_name(config):
@@ -409,11 +415,16 @@ def evaluate_dataset(model, *, data_dir, data_name=None, split="val", num_exampl
                             "metrics": result["metrics"]}
     samples[row] = result["samples"]
   if point_counts and colorizer.takes_points:
-    report["modes"]["colour_points"] = {
-        "num_examples": report.get("num_examples"),
-        "metrics": points_psnr(colorizer, config, data_dir=data_dir, split=split,
-                               num_examples=num, batch_size=batch_size, data_name=data_name,
-                               counts=point_counts, seed=seed)}
+    common = dict(data_dir=data_dir, split=split, num_examples=num, batch_size=batch_size,
+                  data_name=data_name, seed=seed)
+    pixels = points_psnr(colorizer, config, counts=point_counts, **common)
+    # Without dots the placement makes no difference: the region row reuses that figure.
+    placed = points_psnr(colorizer, config, counts=[n for n in point_counts if n],
+                         placement="regions", **common)
+    placed["model"] = {**{k: v for k, v in pixels["model"].items() if k == "psnr_0pts"},
+                       **placed["model"]}
+    for row, table in (("colour_points", pixels), ("region_dots", placed)):
+      report["modes"][row] = {"num_examples": report.get("num_examples"), "metrics": table}
   return report, samples
 
 
@@ -422,8 +433,8 @@ def character_rows(colorizer, config, *, data_dir, split, num_examples, batch_si
   """The rows that show parts, for the datasets and models that have them.
 
   Yields ("same_character", result) when the dataset has same-character sets, and
-  ("points_only", result) when the model takes colour points and can colour without a
-  reference (palette and reference families). `result` is `evaluate`'s, without the VGG
+  ("points_only", result) and ("points_only_regions", result) when the model takes colour
+  points and can colour without a reference (palette and reference families). `result` is `evaluate`'s, without the VGG
   distance: on a CPU it costs several times the rest of a row, and these rows are read
   by PSNR, SSIM and part accuracy.
   """
@@ -436,9 +447,10 @@ def character_rows(colorizer, config, *, data_dir, split, num_examples, batch_si
     batches = load_eval_batches(config, reference="same_character", **common)
     yield "same_character", evaluate(colorizer, batches, mode="self", seed=seed)
   if colorizer.takes_points and colorizer.kind != "histogram":
-    batches = load_eval_batches(config, reference="none", num_points=POINTS_ONLY_COUNT,
-                                **common)
-    yield "points_only", evaluate(colorizer, batches, mode="self", seed=seed)
+    for row, placement in (("points_only", "pixels"), ("points_only_regions", "regions")):
+      batches = load_eval_batches(config, reference="none", num_points=POINTS_ONLY_COUNT,
+                                  point_placement=placement, **common)
+      yield row, evaluate(colorizer, batches, mode="self", seed=seed)
 
 
 def _dataset_config(config, data_name):

@@ -477,25 +477,29 @@ def points_image(points, height, width, *, scale=(1.0, 1.0), radius=None):
   return out
 
 
-def region_points(color, parts, rng, n, radius, must=(), first_part=2):
+def region_points(color, parts, rng, n, radius, must=(), first_part=2, paper_id=None):
   """n discs at random places on colour parts, each of its part's colour: planes (H, W, 4).
 
   What a user does on the page: click inside a region and pick that region's colour. The
   colour is the part's median in `color` (not the pixel under the click, which may sit on
   an anti-aliased edge). Parts in `must` get one dot each first (a recoloured part has no
-  other way to tell its colour).
+  other way to tell its colour). With `paper_id` the paper counts as a part too: users
+  also dot the background, white to keep it white.
   """
   color, parts = np.asarray(color), np.asarray(parts)
   h, w = parts.shape
   planes = no_points(h, w)
-  ids = [int(p) for p in np.unique(parts) if p >= first_part]
+  dottable = parts >= first_part
+  if paper_id is not None:
+    dottable |= parts == paper_id
+  ids = [int(p) for p in np.unique(parts[dottable])]
   if not ids or n <= 0 and not must:
     return planes
   where = {p: np.flatnonzero(parts.ravel() == p) for p in ids}
   median = {p: np.median(color.reshape(-1, 3)[where[p]], axis=0) for p in ids}
   chosen = [p for p in must if p in where][:max(int(n), len(must))]
   # Other dots fall on parts in proportion to their area, as clicks on a drawing do.
-  pool = np.flatnonzero(parts.ravel() >= first_part)
+  pool = np.flatnonzero(dottable.ravel())
   picks = []
   for p in chosen:
     picks.append(int(where[p][rng.integers(len(where[p]))]))

@@ -34,6 +34,16 @@ def test_region_points_take_their_parts_colour_as_discs():
   assert got <= {tuple(c) for c in COLOURS.values()}
 
 
+def test_region_points_dot_the_paper_white_only_when_asked():
+  rgb, parts = _drawing()
+  colours = lambda planes: {tuple(color.to_uint8(v)) for v in planes[planes[..., 3] > 0, :3]}
+  off = hints.region_points(rgb, parts, np.random.default_rng(1), 40, radius=1)
+  on = hints.region_points(rgb, parts, np.random.default_rng(1), 40, radius=1, paper_id=0)
+  assert (255, 255, 255) not in colours(off)
+  assert (255, 255, 255) in colours(on) and (0, 0, 0) not in colours(on)  # never the ink
+  assert colours(on) <= {tuple(c) for c in COLOURS.values()} | {(255, 255, 255)}
+
+
 def test_recoloured_parts_move_exactly_and_get_a_dot_each():
   rgb, parts = _drawing()
   new, changed = augment.recolor_parts(rgb, parts, np.random.default_rng(3), share=1.0)
@@ -65,3 +75,24 @@ def test_part_accuracy_separates_a_perfect_output_from_grey_and_one_hue():
   assert metrics.part_accuracy(color.to_float(swapped)[None], gt, p)[0] == 0.5
   # A drawing with one colour part has nothing to tell apart.
   assert np.isnan(metrics.part_accuracy(gt, gt, np.where(parts > 2, 1, parts)[None])[0])
+
+
+def test_region_eval_dots_sit_inside_the_sketchs_regions_in_their_colour():
+  # The dots a user puts on the page: inside a closed region, off the lines, in the
+  # region's colour; the pixel protocol also dots lines and paper with their own colour.
+  from jaxcolor.data import pipeline  # pylint: disable=import-outside-toplevel
+
+  rgb, parts = _drawing()
+  sketch = np.where(parts == 1, 0, 255).astype(np.uint8)
+  sketch[:, :2] = sketch[:, -2:] = sketch[:2] = sketch[-2:] = 0  # a frame closes the paper
+  planes = pipeline.eval_points(rgb, 30, 5, sketch, "regions")
+  on = planes[..., 3] > 0
+  assert on.sum() > 30  # discs
+  # Every disc centre sits off the lines, so a disc is mostly region; its colour is the
+  # region's: a part's colour or the paper's white, never the lines' black.
+  assert np.mean(sketch[on] == 255) > 0.8
+  region_colours = {tuple(c) for c in COLOURS.values()} | {(255, 255, 255)}
+  assert {tuple(color.to_uint8(v)) for v in planes[on, :3]} <= region_colours
+  np.testing.assert_array_equal(planes, pipeline.eval_points(rgb, 30, 5, sketch, "regions"))
+  pixels = pipeline.eval_points(rgb, 30, 5, sketch, "pixels")
+  assert (0, 0, 0) in {tuple(color.to_uint8(v)) for v in pixels[pixels[..., 3] > 0, :3]}

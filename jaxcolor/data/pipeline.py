@@ -33,6 +33,7 @@ from jaxcolor.data import augment
 from jaxcolor.data import builders
 from jaxcolor.data import images
 from jaxcolor.errors import UserError
+from jaxcolor.paint import regions as regions_lib
 
 _RATIO = (3 / 4, 4 / 3)
 
@@ -202,7 +203,7 @@ class _TrainTransform(grain.transforms.RandomMap):
                augment_sketch: bool, augment_reference: bool, hint_options=None,
                jitter_target: bool = False, xdog_prob: float = 0.0, points=None,
                reference_modes=None, recolor_prob: float = 0.0, region_points=False,
-               sources=None, groups=None):
+               points_on_paper=False, sources=None, groups=None):
     self.seed = int(seed)
     self.image_size = int(image_size)
     self.hint = hint
@@ -219,6 +220,8 @@ class _TrainTransform(grain.transforms.RandomMap):
     self.mode_cdf = np.cumsum([modes[k] / total for k in self.mode_names])
     self.recolor_prob = float(recolor_prob)
     self.region_points = bool(region_points)
+    # Part maps number the paper 0; off, no dot ever lands there (the stream of earlier runs).
+    self.paper_id = 0 if points_on_paper else None
     self.sources = sources  # the _MixedSource, for drawings other than the element's own
     self.groups = groups or {}  # {source index: partner_groups(...)}
 
@@ -310,7 +313,8 @@ class _TrainTransform(grain.transforms.RandomMap):
       n = hints.random_point_count(rng, self.points["max_points"], none_prob)
       if self.region_points and parts is not None:
         radius = hints.point_radius(self.image_size, self.image_size)
-        points = hints.region_points(color, parts, rng, n, radius, must=recolored)
+        points = hints.region_points(color, parts, rng, n, radius, must=recolored,
+                                     paper_id=self.paper_id)
       else:
         points = hints.draw_points(color, rng, n)
     return _example(color, sketch, reference, self.hint, int(rng.integers(2**31)),
@@ -444,7 +448,8 @@ def make_train_loader(config, *, data_dir, process_index: int, process_count: in
       hint_options=hints.hint_options(config), jitter_target=data.get("jitter_target", False),
       xdog_prob=data.get("xdog_prob", 0.0), points=point_options(config),
       reference_modes=_reference_shares(config), recolor_prob=data.get("recolor_prob", 0.0),
-      region_points=data.get("region_points", False), sources=source,
+      region_points=data.get("region_points", False),
+      points_on_paper=data.get("points_on_paper", False), sources=source,
       groups={i: g for i, g in groups.items() if g is not None})
   batch = int(local_device_count) * int(config.per_device_batch_size)
   worker_count = int(data.get("num_workers", 0) or 0)
@@ -475,9 +480,30 @@ def derangement(n: int, seed: int) -> np.ndarray:
   return perm
 
 
-def eval_points(color: np.ndarray, num_points: int, seed: int) -> np.ndarray:
-  """num_points ground-truth dots at places fixed by (seed, the example's index)."""
-  return hints.draw_points(color, np.random.default_rng([seed, 7]), num_points)
+POINT_PLACEMENTS = ("pixels", "regions")
+
+
+def eval_points(color: np.ndarray, num_points: int, seed: int, sketch=None,
+                placement: str = "pixels") -> np.ndarray:
+  """num_points ground-truth dots at places fixed by (seed, the example's index).
+
+  "pixels": square dots of the pixel's own colour at random places, lines and paper
+  included (`hints.draw_points`). "regions": what a user does on the page: a disc inside a
+  closed region of the sketch (`paint.regions`), off its lines, of that region's median
+  ground-truth colour (`hints.region_points`).
+  """
+  rng = np.random.default_rng([seed, 7])
+  if placement == "pixels":
+    return hints.draw_points(color, rng, num_points)
+  if placement != "regions":
+    raise UserError(f"unknown dot placement {placement!r}: expected one of "
+                    f"{', '.join(POINT_PLACEMENTS)}")
+  found = regions_lib.segment(sketch)
+  # Ids from 2 up, as part maps number their colour parts; line pixels (0) get no dot and
+  # stay out of the median.
+  ids = np.where(regions_lib.ink_mask(sketch), 0, found.labels + 2)
+  radius = hints.point_radius(*ids.shape)
+  return hints.region_points(color, ids, rng, num_points, radius)
 
 
 EVAL_REFERENCES = ("self", "shuffled", "same_character", "none")
@@ -510,7 +536,8 @@ def _dots_on_paper(planes):
 
 def make_eval_batches(config, *, data_dir, split: str = "val", num_examples: int,
                       local_device_count: int, shuffled_reference: bool = False,
-                      num_points: int = 0, reference: str | None = None) -> list[dict]:
+                      num_points: int = 0, reference: str | None = None,
+                      point_placement: str = "pixels") -> list[dict]:
   """Deterministic eval batches of the first num_examples examples of `split`.
 
   Colour and sketch are centre-cropped and resized to config.image_size, not
@@ -522,6 +549,7 @@ def make_eval_batches(config, *, data_dir, split: str = "val", num_examples: int
     left-right (datasets with same-character sets; examples without one are left out);
   - "none": no reference, the colour comes from the `num_points` dots alone (the
     reference family reads uniform grey, the palette family the dots' colours).
+  Dots are placed as `eval_points` does with `point_placement`.
   The hint comes from the reference. Datasets with part maps add "parts" (ids as
   float32). The last batch is padded by repeating examples, with mask 0 there.
   """
@@ -566,7 +594,7 @@ def make_eval_batches(config, *, data_dir, split: str = "val", num_examples: int
                     "(config.model.points and num_points > 0)")
   examples = []
   for k, (c, s) in enumerate(zip(colors, sketches)):
-    dots = eval_points(c, num_points, k) if with_points else None
+    dots = eval_points(c, num_points, k, s, point_placement) if with_points else None
     if mode == "none":
       example = _example(c, s, _dots_on_paper(dots), config.model.hint, k,
                          hints.hint_options(config), dots)
