@@ -43,6 +43,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxcolor import defaults
 from jaxcolor import devices as device_layout
 from jaxcolor import hints
 from jaxcolor import host
@@ -411,7 +412,7 @@ def bench_colorize(checkpoint=None, size=512, runs=3) -> dict:
 
   The first run fills the persistent compile cache (in a temporary folder, so that the
   figures do not depend on earlier commands); the others start from it, as a user's
-  second command does. checkpoint None = the bundled starter.
+  second command does. checkpoint None = the default bundled model.
   """
   import subprocess  # pylint: disable=g-import-not-at-top
   from PIL import Image  # pylint: disable=g-import-not-at-top
@@ -434,7 +435,8 @@ def bench_colorize(checkpoint=None, size=512, runs=3) -> dict:
       if done.returncode:
         raise UserError(f"jaxcolor colorize failed: {done.stderr.strip().splitlines()[-1:]}")
   warm = times[1:]
-  return {"what": "colorize", "resolution": size, "checkpoint": checkpoint or "starter",
+  return {"what": "colorize", "resolution": size,
+          "checkpoint": checkpoint or f"bundled {defaults.DEFAULT_MODEL}",
           "cold_s": times[0], "warm_median_s": statistics.median(warm),
           "warm_min_s": min(warm), "warm_runs": len(warm)}
 

@@ -70,7 +70,7 @@ def _run(module_name, function="run", *, with_overrides=False):
   return run
 
 
-def _add_model_choice(parser, default="the starter model that ships with jaxcolor"):
+def _add_model_choice(parser, default="the default model that ships with jaxcolor, see --model"):
   """--checkpoint / --step / --best: which generator (see `infer.checkpoint_choice`)."""
   parser.add_argument("--checkpoint", default=None, metavar="PATH",
                       help="training workdir or a step directory workdir/checkpoints/<step> "
@@ -96,7 +96,7 @@ def _model_command(sub, name, help_text):
 
 
 def _add_demo(sub):
-  p = _command(sub, "demo", "colour the bundled sketches with the starter model "
+  p = _command(sub, "demo", "colour the bundled sketches with the default model "
                "(about a minute on a CPU); --train: train the tiny model first", _run_demo,
                overrides=True)
   p.add_argument("--workdir", default="runs/demo")
@@ -345,15 +345,16 @@ def _add_export(sub):
   p.add_argument("--checkpoint", required=True, metavar="PATH", help="training workdir")
   p.add_argument("--step", type=int, default=None, help="checkpoint step (default latest)")
   p.add_argument("--out", default=None,
-                 help="weights folder (default: the package's jaxcolor/weights/starter)")
+                 help="weights folder (default: the package's folder of the run's family, "
+                      "jaxcolor/weights/starter or jaxcolor/weights/reference)")
 
 
 def _run_export(args, overrides):
   del overrides
   from jaxcolor import starter  # pylint: disable=g-import-not-at-top
-  info = starter.export(args.checkpoint, args.out or starter.WEIGHTS_DIR, step=args.step)
+  info = starter.export(args.checkpoint, args.out, step=args.step)
   print(f"exported step {info['step']}: {info['params']:,} parameters, "
-        f"{info['bytes'] / 2**20:.1f} MiB, to {args.out or starter.WEIGHTS_DIR}")
+        f"{info['bytes'] / 2**20:.1f} MiB, to {info['out_dir']}")
   return 0
 
 

@@ -7,7 +7,7 @@ commands (JAX, TensorFlow Datasets, ...); those modules read them from here.
 # Inference (`jaxcolor colorize`, `Colorizer`).
 # The models that ship in the package (starter.MODELS) and the one used by default.
 BUNDLED_MODELS = ("palette", "reference")
-DEFAULT_MODEL = "palette"
+DEFAULT_MODEL = "reference"
 MAX_SIDE = 1024  # sketches are coloured at most this long side unless asked
 COLORIZE_OUT_DIR = "colorized"
 

@@ -1,4 +1,4 @@
-"""The README's main job: colour the bundled sketches with the starter model.
+"""The README's main job: colour the bundled sketches with the default bundled model.
 
 `jaxcolor demo` (about a minute on a CPU, no training): each bundled held-out
 sketch is coloured with another drawing's reference, with a typed palette, and
@@ -75,9 +75,10 @@ def run_starter(workdir: str, checkpoint=None) -> int:
     ref = images.load_rgb(ref_path)
     pts = demo_points(*sketch.shape)
     results = {"reference": colorizer(sketch, reference=ref)}
-    # A histogram model reads references only; its palette column repeats the first.
-    results["palette"] = (colorizer(sketch, palette=DEMO_PALETTE) if colorizer.kind == "palette"
-                          else results["reference"])
+    # A histogram model reads references only; its palette column repeats the first. (The
+    # reference family reads a typed palette as a swatch picture.)
+    results["palette"] = (colorizer(sketch, palette=DEMO_PALETTE)
+                          if colorizer.kind != "histogram" else results["reference"])
     if colorizer.takes_points:
       results["points"] = colorizer(sketch, reference=ref, points=pts)
     for tag, img in results.items():

@@ -5,7 +5,7 @@
       [--out DIR] [--seed S] [--variations K] [--size N] [--cleanup]
       [--flat] [--layers] [--layers-dir DIR]
 
-Without --checkpoint the starter model that ships with jaxcolor colours.
+Without --checkpoint (or --model) the default model that ships with jaxcolor colours.
   jaxcolor palette IMAGE [--kind palette|histogram] [--k 9] [--lab] [--out swatch.png]
 
 Any sketch size works: the sketch is resized to the working size (its own size up to

@@ -26,7 +26,6 @@ WEIGHTS_ROOT = pathlib.Path(__file__).resolve().parent / "weights"
 # Bundled model name -> its folder under WEIGHTS_ROOT.
 MODELS = {"palette": "starter", "reference": "reference"}
 DEFAULT_MODEL = defaults.DEFAULT_MODEL
-WEIGHTS_DIR = WEIGHTS_ROOT / MODELS["palette"]
 PARAMS_FILE = "params.npz"
 CONFIG_FILE = "config.json"
 INFO_FILE = "info.json"
@@ -67,11 +66,20 @@ def _unflatten(flat):
   return tree
 
 
-def export(workdir, out_dir=WEIGHTS_DIR, *, step=None, which="latest", extra_info=None) -> dict:
-  """Writes the generator of a training run as the starter; returns its info."""
+def export(workdir, out_dir=None, *, step=None, which="latest", extra_info=None) -> dict:
+  """Writes the generator of a training run as a bundled model; returns its info.
+
+  out_dir None: the bundled folder of the run's family (a reference-family run must not
+  land over the palette starter); info["out_dir"] says where it went.
+  """
   from jaxcolor import checkpoint  # pylint: disable=g-import-not-at-top
 
   config, params, step = checkpoint.load_generator(workdir, step=step, which=which)
+  if out_dir is None:
+    family = str(config.model.family)
+    if family not in MODELS:
+      raise UserError(f"no bundled model of the {family} family: pass --out")
+    out_dir = weights_dir(family)
   flat = {k: np.asarray(v, np.float32) for k, v in _flatten(params)}
   big = max(float(np.max(np.abs(v))) for v in flat.values())
   if big > 6e4:
@@ -90,7 +98,7 @@ def export(workdir, out_dir=WEIGHTS_DIR, *, step=None, which="latest", extra_inf
   os.replace(tmp, out_dir / PARAMS_FILE)
   os.replace(out_dir / (CONFIG_FILE + ".tmp"), out_dir / CONFIG_FILE)
   os.replace(out_dir / (INFO_FILE + ".tmp"), out_dir / INFO_FILE)
-  return info
+  return {**info, "out_dir": str(out_dir)}
 
 
 def load(folder=None):

@@ -1,5 +1,9 @@
 """The reference family: shapes, attention, reproducible training, inference from a checkpoint."""
 
+import base64
+import io
+import json
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -162,6 +166,16 @@ def test_a_dot_changes_its_own_region_more_than_the_rest(colorizer):
                                                          change[:, 33:].mean())
 
 
+def test_export_without_out_goes_to_the_familys_own_folder(reference_run, tmp_path,
+                                                          monkeypatch, capsys):
+  workdir, _ = reference_run
+  monkeypatch.setattr(starter, "WEIGHTS_ROOT", tmp_path)  # never the shipped weights
+  assert cli.main(["export", "--checkpoint", str(workdir)]) == 0
+  assert (tmp_path / "reference" / "params.npz").exists()
+  assert not (tmp_path / "starter").exists()  # the palette starter is left alone
+  assert str(tmp_path / "reference") in capsys.readouterr().out
+
+
 def test_cli_colorize_and_float16_export(reference_run, tmp_path):
   workdir, _ = reference_run
   Image.fromarray(_sketch()).save(tmp_path / "s.png")
@@ -200,3 +214,28 @@ def test_a_bundled_model_not_yet_shipped_says_how_to_build_it(tmp_path, monkeypa
     infer.Colorizer.from_checkpoint(model="reference")
   with pytest.raises(UserError, match="--checkpoint or --model, not both"):
     infer.Colorizer.from_checkpoint("runs/x", model="palette")
+
+
+def test_serve_colours_with_a_reference_a_palette_and_points(reference_run):
+  pytest.importorskip("starlette")
+  pytest.importorskip("python_multipart")
+  from starlette.testclient import TestClient  # pylint: disable=g-import-not-at-top
+  from jaxcolor import serve  # pylint: disable=g-import-not-at-top
+  from jaxcolor.data import images  # pylint: disable=g-import-not-at-top
+
+  colorizer = infer.Colorizer.from_checkpoint(str(reference_run[0]))
+  sketch = images.encode_png(_sketch())
+  ref = images.encode_png(np.full((40, 60, 3), (30, 90, 200), np.uint8))
+  dots = json.dumps([{"x": 5, "y": 5, "color": "#ff0000"}])
+  with TestClient(serve.make_app(colorizer)) as client:
+    info = client.get("/api/health").json()
+    assert info["family"] == "reference" and info["points"] is True
+    for data, files in (({}, {"reference": ("r.png", ref, "image/png")}),
+                        ({"palette": json.dumps(["#ff0000", "#00ff00"])}, {}),
+                        ({"points": dots}, {})):
+      r = client.post("/api/colorize", files={"sketch": ("s.png", sketch, "image/png"), **files},
+                      data=data)
+      assert r.status_code == 200, r.text
+      out = r.json()["images"][0]
+      img = Image.open(io.BytesIO(base64.b64decode(out.split(",", 1)[1])))
+      assert img.size == _sketch().shape[::-1]

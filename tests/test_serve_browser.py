@@ -2,8 +2,11 @@
 
 uvicorn serves the app on 127.0.0.1 in a thread; the page uploads a sketch and a reference,
 edits a swatch, places colour points with the mouse and the keyboard, colours, and shows
-the result, with the bundled starter model. The screenshot goes to tmp_path, and with
-JAXCOLOR_README_SCREENSHOT=1 also to docs/serve.png (shown in the README).
+the result, with the bundled palette starter (`--model palette`): the page's swatch
+editing, which these tests drive, is for palette models; the default reference family's
+page path is the same form without swatches, and tests/test_reference.py serves it. The
+screenshot goes to tmp_path, and with JAXCOLOR_README_SCREENSHOT=1 also to docs/serve.png
+(shown in the README).
 
 JAXCOLOR_SCREENSHOT_CHECKPOINT=PATH takes that training run instead of the starter, and
 `tiny` the tiny test model (with untrained point inputs).
@@ -58,7 +61,9 @@ SIZE = 256
 def colorizer(request):
   path = os.environ.get("JAXCOLOR_SCREENSHOT_CHECKPOINT", "starter")
   if path != "tiny":
-    return infer.Colorizer.from_checkpoint(None if path == "starter" else path)
+    if path == "starter":
+      return infer.Colorizer.from_checkpoint(model="palette")
+    return infer.Colorizer.from_checkpoint(path)
   trained = infer.Colorizer.from_checkpoint(str(request.getfixturevalue("trained_run")[0]))
   if serve.accepts_points(trained):
     return trained
@@ -164,9 +169,12 @@ def test_colour_a_sketch(page, inputs, tmp_path):
       .observe(results, {attributes: true, attributeFilter: ['aria-busy']});
   }""")
   page.click("#colorize")
+  # Waits for the end of the busy state too, so that the check of its record below does
+  # not depend on the order of the two (it failed once under heavy CPU load).
   page.wait_for_function("""() => {
     const img = document.querySelector('#results img');
-    return img && img.complete && img.naturalWidth > 0;
+    return img && img.complete && img.naturalWidth > 0 &&
+        document.getElementById('results').getAttribute('aria-busy') === 'false';
   }""")
   assert page.evaluate("document.querySelector('#results img').naturalWidth") == SIZE
   assert page.evaluate("window.busySeen") == ["true:true", "false:false"]

@@ -19,7 +19,9 @@ COLOURFUL_FLOOR = 15.0
 
 @pytest.fixture(scope="module")
 def colorizer():
-  return infer.Colorizer.from_checkpoint()  # no path: the starter
+  # These tests hold the palette starter to what it was shipped for; the default model is
+  # the reference family's (test_the_default_model_is_the_reference_family).
+  return infer.Colorizer.from_checkpoint(model="palette")
 
 
 def _colourfulness(img):
@@ -65,7 +67,7 @@ def test_missing_weights_say_how_to_rebuild(tmp_path):
 
 def test_corrupt_weights_say_how_to_rebuild(tmp_path):
   bad = tmp_path / "starter"
-  shutil.copytree(starter.WEIGHTS_DIR, bad)
+  shutil.copytree(starter.weights_dir("palette"), bad)
   (bad / starter.PARAMS_FILE).write_bytes(b"PK\x03\x04 truncated")
   with pytest.raises(UserError, match="corrupt.*make starter"):
     starter.load(bad)
@@ -112,6 +114,12 @@ def test_colorizer_import_is_inference_only():
 @pytest.fixture(scope="module")
 def reference_model():
   return infer.Colorizer.from_checkpoint(model="reference")
+
+
+def test_the_default_model_is_the_reference_family():
+  # It beat the palette starter on both held-out sets (README, "Which is the default").
+  assert starter.weights_dir() == starter.weights_dir("reference") != starter.weights_dir("palette")
+  assert starter.source_name() == starter.source_name("reference")
 
 
 def test_the_shipped_reference_model_loads_by_name(reference_model):
