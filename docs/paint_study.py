@@ -185,6 +185,7 @@ def characters(colorizer, data_dir, split, limit):
   picks = np.unique(np.linspace(0, len(source) - 1, n).round().astype(int))
   found = total = 0
   recalls, acc = [], {"plain": [], "flat": []}
+  ssim = {"sketch": [], "plain": [], "flat": []}
   for i in picks:
     ex = source[int(i)]
     sketch, parts = ex["sketch"][..., 0], ex["parts"][..., 0]
@@ -202,12 +203,16 @@ def characters(colorizer, data_dir, split, limit):
     for k, img in (("plain", plain), ("flat", flat[0])):
       score = metrics.part_accuracy(color.to_float(np.asarray(img))[None], target, parts[None])
       acc[k].append(float(score[0]))
+    for k, img in (("sketch", np.repeat(sketch[..., None], 3, -1)), ("plain", plain),
+                   ("flat", flat[0])):
+      ssim[k].append(float(metrics.ssim(color.to_float(np.asarray(img))[None], target)[0]))
   report = {"split": split, "drawings": int(len(picks)),
             "boundary_recall_within_2px": found / max(total, 1),
             "boundary_recall_median_per_drawing": float(np.median(recalls))}
   if colorizer is not None:
     report["model"] = colorizer.source
     report["part_accuracy"] = {k: float(np.nanmean(v)) for k, v in acc.items()}
+    report["ssim"] = {k: float(np.mean(v)) for k, v in ssim.items()}
   print(json.dumps(report, indent=1))
   return report
 
