@@ -500,8 +500,8 @@ def eval_points(color: np.ndarray, num_points: int, seed: int, sketch=None,
                     f"{', '.join(POINT_PLACEMENTS)}")
   found = regions_lib.segment(sketch)
   # Ids from 2 up, as part maps number their colour parts; line pixels (0) get no dot and
-  # stay out of the median.
-  ids = np.where(regions_lib.ink_mask(sketch), 0, found.labels + 2)
+  # stay out of the median. The lines are the regions' own (specks already dropped).
+  ids = np.where(found.ink, 0, found.labels + 2)
   radius = hints.point_radius(*ids.shape)
   return hints.region_points(color, ids, rng, num_points, radius)
 
