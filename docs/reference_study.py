@@ -54,19 +54,23 @@ def colour(colorizer, sketch, reference):
   return np.asarray(colorizer.colorize_sketch(sketch, colorizer.hint_colors(reference=reference))[0])
 
 
-def sheet(rows, palette, reference):
+def grid(columns, rows):
+  """A labelled sheet: one row of TILE x TILE tiles (uint8 arrays) per entry of `rows`."""
   head = 20
-  out = Image.new("RGB", (len(COLUMNS) * (TILE + 4), head + len(rows) * (TILE + 4)), "white")
+  out = Image.new("RGB", (len(columns) * (TILE + 4), head + len(rows) * (TILE + 4)), "white")
   draw = ImageDraw.Draw(out)
-  for j, name in enumerate(COLUMNS):
+  for j, name in enumerate(columns):
     draw.text((j * (TILE + 4) + 4, 4), name, fill=(0, 0, 0))
-  for i, (sketch, ref, truth) in enumerate(rows):
-    tiles = [np.repeat(sketch[..., None], 3, -1), ref, colour(palette, sketch, ref),
-             colour(reference, sketch, ref), truth]
+  for i, tiles in enumerate(rows):
     for j, tile in enumerate(tiles):
       img = Image.fromarray(np.asarray(tile, np.uint8)).convert("RGB").resize((TILE, TILE))
       out.paste(img, (j * (TILE + 4), head + i * (TILE + 4)))
   return out
+
+
+def sheet(rows, palette, reference):
+  return grid(COLUMNS, [[np.repeat(sketch[..., None], 3, -1), ref, colour(palette, sketch, ref),
+                         colour(reference, sketch, ref), truth] for sketch, ref, truth in rows])
 
 
 def main():

@@ -152,6 +152,15 @@ def _run_train(args, overrides):
   return 0
 
 
+def add_dots_argument(parser):
+  """--dots, for the commands that colour with colour points."""
+  parser.add_argument("--dots", choices=defaults.DOT_MODES, default=defaults.DEFAULT_DOTS,
+                      help="fill (default): each colour point colours its closed region of "
+                           "the sketch, the model's shading kept; with a reference or palette "
+                           "the model colours from that alone. model: the model reads the "
+                           "points and decides how far they reach")
+
+
 def add_colorize_arguments(parser):
   """The `colorize` flags."""
   parser.add_argument("sketches", nargs="+", metavar="SKETCH",
@@ -165,6 +174,7 @@ def add_colorize_arguments(parser):
                       help="colour points: every opaque pixel of this RGBA image asks for its "
                            "colour there (resized to each sketch); with a reference or "
                            "palette, or alone (their colours are then the palette)")
+  add_dots_argument(parser)
   parser.add_argument("--out", default=defaults.COLORIZE_OUT_DIR,
                       help=f"output folder (default {defaults.COLORIZE_OUT_DIR}/)")
   parser.add_argument("--seed", type=int, default=None,
@@ -226,6 +236,7 @@ def add_serve_arguments(parser):
   parser.add_argument("--no-buckets", action="store_true",
                       help="colour each sketch at its own padded size, exactly as "
                            "`jaxcolor colorize` (each new size compiles)")
+  add_dots_argument(parser)
 
 
 def _add_serve(sub):

@@ -10,6 +10,10 @@ BUNDLED_MODELS = ("palette", "reference")
 DEFAULT_MODEL = "reference"
 MAX_SIDE = 1024  # sketches are coloured at most this long side unless asked
 COLORIZE_OUT_DIR = "colorized"
+# What colour points do: "fill" (each dot colours its closed region; with a reference or
+# palette the network colours from that alone) or "model" (the network reads the dots).
+DOT_MODES = ("fill", "model")
+DEFAULT_DOTS = "fill"
 
 # `jaxcolor serve`.
 SERVE_HOST = "127.0.0.1"

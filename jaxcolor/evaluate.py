@@ -20,11 +20,14 @@ Modes (both by default):
   lines and paper included.
 - region_dots: the same, with the dots a user puts on the page: a disc inside a closed
   region of the sketch, off its lines, of the region's median ground-truth colour.
+- region_dots_fill: the same dots as `jaxcolor colorize` uses them by default: the
+  network colours from the reference alone, then each dot colours its closed region.
 - same_character (datasets with same-character sets): the reference is another drawing of
   the same character and colouring, mirrored left-right; PSNR, SSIM and the rest against
   the ground truth. A global palette cannot place colours; a model that looks them up can.
 - points_only (models that take points, palette and reference families): 30
-  ground-truth dots and no reference; points_only_regions: the same with region dots.
+  ground-truth dots and no reference; points_only_regions: the same with region dots;
+  points_only_fill: those region dots, each then colouring its region (colorize's way).
 
 part_accuracy (datasets with part maps, in every row): per drawing, the share of colour
 parts whose median output colour (CIELAB) is nearer that part's ground-truth colour than
@@ -214,7 +217,7 @@ def _flatten(batch):
 
 
 def evaluate(model, batches, *, mode="self", vgg_params=None, seed=None,
-             num_samples=SHEET_ROWS, return_outputs=False):
+             num_samples=SHEET_ROWS, return_outputs=False, fill_dots=False):
   """Scores a model and the baselines on eval batches.
 
   Args:
@@ -226,6 +229,8 @@ def evaluate(model, batches, *, mode="self", vgg_params=None, seed=None,
     seed: None = zero noise; an int = noise from key(seed + batch index).
     num_samples: examples kept (uint8) for the contact sheet.
 
+    fill_dots: each dot of the batches' points then colours its closed region, as
+      `jaxcolor colorize` does by default (`infer.fill_dots_batch`).
     return_outputs: also return the a*b* histograms of every method's outputs and of the
       references (for `reference_following`), unpadded, as "histograms": {method:
       (n, bins, bins)}, "references". Histograms, not images: memory stays small.
@@ -249,6 +254,8 @@ def evaluate(model, batches, *, mode="self", vgg_params=None, seed=None,
     x, mask = _flatten(batch)
     out = colorizer.colorize_batch(x["sketch"], x["hint"],
                                    None if seed is None else int(seed) + i, x.get("points"))
+    if fill_dots:
+      out = infer.fill_dots_batch(out, x["sketch"], x["points"])[0]
     named = {"model": out, **baselines(x["sketch"], x["reference"])}
     cands = tuple(named[m] for m in METHODS)
     if mode == "self":
@@ -312,9 +319,15 @@ def reference_following(own, other):
 
 
 def points_psnr(colorizer, config, *, data_dir, split, num_examples, batch_size=None,
-                data_name=None, counts=POINT_COUNTS, seed=None, placement="pixels"):
+                data_name=None, counts=POINT_COUNTS, seed=None, placement="pixels",
+                dots="model"):
   """Self-reference PSNR of the model with 0, 1, 5, 10 ground-truth colour points,
-  placed as `pipeline.eval_points` does with `placement`."""
+  placed as `pipeline.eval_points` does with `placement`.
+
+  dots: "model", the network reads the dots; "fill", as `jaxcolor colorize` does by
+  default: the network colours from the reference alone and each dot colours its closed
+  region (a sketch without closed regions: the network reads its dots).
+  """
   row = {}
   for n in counts:
     batches = load_eval_batches(config, data_dir=data_dir, split=split,
@@ -323,8 +336,15 @@ def points_psnr(colorizer, config, *, data_dir, split, num_examples, batch_size=
     sums, total = 0.0, 0.0
     for i, batch in enumerate(batches):
       x, mask = _flatten(batch)
-      out = colorizer.colorize_batch(x["sketch"], x["hint"],
-                                     None if seed is None else int(seed) + i, x["points"])
+      key = None if seed is None else int(seed) + i
+      if dots == "fill":
+        plain = colorizer.colorize_batch(x["sketch"], x["hint"], key, None)
+        out, usable = infer.fill_dots_batch(plain, x["sketch"], x["points"])
+        if not usable.all():
+          dotted = colorizer.colorize_batch(x["sketch"], x["hint"], key, x["points"])
+          out = np.where(usable[:, None, None, None], out, dotted)
+      else:
+        out = colorizer.colorize_batch(x["sketch"], x["hint"], key, x["points"])
       sums += float(np.sum(np.asarray(metrics.psnr(out, x["image"])) * mask))
       total += float(mask.sum())
     row[f"psnr_{n}pts"] = sums / max(total, 1.0)
@@ -418,12 +438,15 @@ def evaluate_dataset(model, *, data_dir, data_name=None, split="val", num_exampl
     common = dict(data_dir=data_dir, split=split, num_examples=num, batch_size=batch_size,
                   data_name=data_name, seed=seed)
     pixels = points_psnr(colorizer, config, counts=point_counts, **common)
-    # Without dots the placement makes no difference: the region row reuses that figure.
-    placed = points_psnr(colorizer, config, counts=[n for n in point_counts if n],
-                         placement="regions", **common)
-    placed["model"] = {**{k: v for k, v in pixels["model"].items() if k == "psnr_0pts"},
-                       **placed["model"]}
-    for row, table in (("colour_points", pixels), ("region_dots", placed)):
+    tables = [("colour_points", pixels)]
+    for row, dots in (("region_dots", "model"), ("region_dots_fill", "fill")):
+      placed = points_psnr(colorizer, config, counts=[n for n in point_counts if n],
+                           placement="regions", dots=dots, **common)
+      # Without dots placement and filling make no difference: these rows reuse that figure.
+      placed["model"] = {**{k: v for k, v in pixels["model"].items() if k == "psnr_0pts"},
+                         **placed["model"]}
+      tables.append((row, placed))
+    for row, table in tables:
       report["modes"][row] = {"num_examples": report.get("num_examples"), "metrics": table}
   return report, samples
 
@@ -433,10 +456,11 @@ def character_rows(colorizer, config, *, data_dir, split, num_examples, batch_si
   """The rows that show parts, for the datasets and models that have them.
 
   Yields ("same_character", result) when the dataset has same-character sets, and
-  ("points_only", result) and ("points_only_regions", result) when the model takes colour
-  points and can colour without a reference (palette and reference families). `result` is `evaluate`'s, without the VGG
-  distance: on a CPU it costs several times the rest of a row, and these rows are read
-  by PSNR, SSIM and part accuracy.
+  ("points_only", result), ("points_only_regions", result) and ("points_only_fill",
+  result) when the model takes colour points and can colour without a reference (palette
+  and reference families). `result` is `evaluate`'s, without the VGG distance: on a CPU
+  it costs several times the rest of a row, and these rows are read by PSNR, SSIM and
+  part accuracy.
   """
   common = dict(data_dir=data_dir, split=split, num_examples=num_examples,
                 batch_size=batch_size, data_name=data_name)
@@ -447,10 +471,12 @@ def character_rows(colorizer, config, *, data_dir, split, num_examples, batch_si
     batches = load_eval_batches(config, reference="same_character", **common)
     yield "same_character", evaluate(colorizer, batches, mode="self", seed=seed)
   if colorizer.takes_points and colorizer.kind != "histogram":
-    for row, placement in (("points_only", "pixels"), ("points_only_regions", "regions")):
+    for row, placement, fill in (("points_only", "pixels", False),
+                                 ("points_only_regions", "regions", False),
+                                 ("points_only_fill", "regions", True)):
       batches = load_eval_batches(config, reference="none", num_points=POINTS_ONLY_COUNT,
                                   point_placement=placement, **common)
-      yield row, evaluate(colorizer, batches, mode="self", seed=seed)
+      yield row, evaluate(colorizer, batches, mode="self", seed=seed, fill_dots=fill)
 
 
 def _dataset_config(config, data_name):

@@ -409,6 +409,14 @@ def points_from_rgba(rgba, h, w):
   return planes.astype(np.float32), int(mask.sum())
 
 
+def points_rgba(planes):
+  """Point planes (H, W, 4) in [-1, 1] -> the RGBA image a user would give: uint8
+  (the inverse of `points_from_rgba` at the same size)."""
+  rgb = color_lib.to_uint8(np.asarray(planes)[..., :3])
+  alpha = (np.asarray(planes)[..., 3:] > 0.5).astype(np.uint8) * 255
+  return np.concatenate([rgb, alpha], -1)
+
+
 def no_points(h, w):
   """Planes with no point: the model's input when none are given."""
   return np.zeros((h, w, POINT_CHANNELS), np.float32)

@@ -150,10 +150,17 @@ class Colorizer:
     stride: input sides are padded to multiples of this.
     step: the checkpoint step, when loaded from one.
     has_noise: whether seeds change the output (palette family with noise injection).
+    dots: what colour points do, "fill" or "model" (`defaults.DOT_MODES`; see
+      `colorize_sketch`).
   """
 
-  def __init__(self, config, params, *, step=None, source=None, max_side=DEFAULT_MAX_SIDE):
+  def __init__(self, config, params, *, step=None, source=None, max_side=DEFAULT_MAX_SIDE,
+               dots=defaults.DEFAULT_DOTS):
+    if dots not in defaults.DOT_MODES:
+      raise UserError(f"unknown dots mode {dots!r}: expected one of "
+                      f"{', '.join(defaults.DOT_MODES)}")
     self.config = config
+    self.dots = dots
     self.kind = config.model.hint
     self.model = models.make_generator(config.model)
     self.stride = self.model.stride
@@ -192,6 +199,8 @@ class Colorizer:
   def from_args(cls, args, **kwargs):
     """The generator a command's --checkpoint / --step / --best / --model flags name."""
     step, which = checkpoint_choice(args)
+    if getattr(args, "dots", None):
+      kwargs.setdefault("dots", args.dots)
     return cls.from_checkpoint(args.checkpoint, step=step, which=which,
                                model=getattr(args, "model", None), **kwargs)
 
@@ -320,11 +329,15 @@ class Colorizer:
       out = fn(self.params, padded, hint, planes, jax.random.key(int(seed)))
     return np.asarray(out)[:, :h, :w]
 
-  def colorize_sketch(self, sketch_uint8, hint_uint8, seeds=(None,), size=None, points=None):
+  def colorize_sketch(self, sketch_uint8, hint_uint8, seeds=(None,), size=None, points=None,
+                      *, points_alone=False):
     """uint8 sketch (H, W) + uint8 hint [+ RGBA points] -> one PIL image per seed.
 
     The results are cleaned (`clean_result`): no stray pixels in the corner, no tint on
-    the paper.
+    the paper. With `self.dots == "fill"` and a sketch with closed regions, each dot then
+    colours its region (`paint.flats.fill_dots`) and the network reads the dots only when
+    they are the only colours given (`points_alone`): with a reference or a palette they
+    cost it PSNR outside the dotted regions (README, "Colour points").
     """
     h, w = sketch_uint8.shape
     wh, ww = working_size(h, w, size, self.max_side)
@@ -334,12 +347,18 @@ class Colorizer:
                                                                   Image.Resampling.LANCZOS))
     x = color.to_float(work)[None, ..., None]
     hint = color.to_float(hint_uint8)[None]
-    planes = None if points is None else hints.points_from_rgba(points, wh, ww)[0][None]
     regions = regions_lib.segment(work)
+    fill = points is not None and self.dots == "fill" and regions.usable
+    planes = None
+    if points is not None and (points_alone or not fill):
+      planes = hints.points_from_rgba(points, wh, ww)[0][None]
+    dots = flats_lib.dots_from_rgba(regions, points) if fill else ()
     outs = []
     for seed in seeds:
       rgb = color.to_uint8(self.colorize_batch(x, hint, seed, planes)[0])
       rgb = clean_result(rgb, work, regions, ww + -ww % self.stride)
+      if fill:
+        rgb = flats_lib.fill_dots(rgb, regions, dots)
       img = Image.fromarray(rgb, "RGB")
       if (wh, ww) != (h, w):
         img = img.resize((w, h), Image.Resampling.LANCZOS)
@@ -358,7 +377,8 @@ class Colorizer:
       size: long side to work at (default: the sketch's own, at most `max_side`).
       points: colour points, an RGBA image (path, PIL, uint8 (H, W, 4)) of any size where
         every pixel with alpha >= 128 asks for its colour there; combines with a
-        reference or palette, or alone gives the palette too.
+        reference or palette, or alone gives the palette too. Each dot colours its
+        closed region of the sketch, the shading kept (the Colorizer's `dots` mode).
       hint: precomputed uint8 hint colours instead of reference / palette.
       cleanup: sharpen faint sketches first.
       flat: flat colours: every closed region of the sketch gets one colour (the median
@@ -390,7 +410,8 @@ class Colorizer:
     flat result. A sketch without closed regions is a UserError.
     """
     gray, colors, rgba = self._inputs(sketch, reference, palette, hint, points, cleanup)
-    result = self.colorize_sketch(gray, colors, (seed,), size, rgba)[0]
+    alone = reference is None and palette is None and hint is None
+    result = self.colorize_sketch(gray, colors, (seed,), size, rgba, points_alone=alone)[0]
     regions = regions_lib.segment(gray)
     if not regions.usable:
       raise UserError(f"no layers: {regions.problem}")
@@ -408,7 +429,8 @@ class Colorizer:
   def _colorize(self, sketch, reference, palette, hint, points, seeds, size, cleanup,
                 flat=False):
     gray, colors, rgba = self._inputs(sketch, reference, palette, hint, points, cleanup)
-    results = self.colorize_sketch(gray, colors, seeds, size, rgba)
+    alone = reference is None and palette is None and hint is None
+    results = self.colorize_sketch(gray, colors, seeds, size, rgba, points_alone=alone)
     if not flat:
       return results
     flat_results, problem = flatten_results(gray, results, rgba)
@@ -438,6 +460,25 @@ def clean_result(rgb, sketch, regions, canvas_width):
   """
   rgb = flats_lib.repair_corner(rgb, sketch, regions, canvas_width)
   return flats_lib.clean_paper(rgb, sketch, regions)
+
+
+def fill_dots_batch(out, sketch, points):
+  """What `dots="fill"` makes of a float batch: (results, which sketches have regions).
+
+  out: (B, H, W, 3) results in [-1, 1]; sketch: (B, H, W, 1) in [-1, 1]; points: point
+  planes (B, H, W, 4). Each dot colours its closed region (`paint.flats.fill_dots`); a
+  sketch without closed regions keeps its result, and its flag is False (the Colorizer
+  gives such a sketch's dots to the network instead).
+  """
+  filled, usable = [], []
+  for rgb, gray, planes in zip(np.asarray(out), np.asarray(sketch), np.asarray(points)):
+    regions = regions_lib.segment(color.to_uint8(gray[..., 0]))
+    usable.append(regions.usable)
+    if regions.usable:
+      dots = flats_lib.dots_from_rgba(regions, hints.points_rgba(planes))
+      rgb = color.to_float(flats_lib.fill_dots(color.to_uint8(rgb), regions, dots))
+    filled.append(rgb)
+  return np.stack(filled).astype(np.float32), np.array(usable, bool)
 
 
 class FlatsUnavailable(UserWarning):
@@ -584,7 +625,9 @@ def run_colorize(args, colorizer=None):
       if points is not None and points.shape[:2] != sketch.shape:
         report(f"{points_arg}: {points.shape[1]}x{points.shape[0]} resized (nearest) to "
                f"{src}'s {sketch.shape[1]}x{sketch.shape[0]}")
-      results = colorizer.colorize_sketch(sketch, colors, seeds, args.size, points)
+      results = colorizer.colorize_sketch(sketch, colors, seeds, args.size, points,
+                                          points_alone=reference is None and
+                                          args.palette is None)
       results, layers = _paint_results(args, sketch, results, points, report, src,
                                        with_layers=not layers_failed)
       for img, out in zip(results, outs):

@@ -252,6 +252,31 @@ def test_a_dot_on_a_line_goes_to_the_side_most_of_it_covers():
   assert flats_lib.dots_from_rgba(r, rgba) == [(label_at(r, at["square"]), (0, 0, 255))]
 
 
+def test_a_dot_gives_its_region_its_colour_and_keeps_the_shading():
+  sketch, at = drawing()
+  r = regions_lib.segment(sketch)
+  rgb = coloured(sketch, at, r).astype(np.int32)
+  # A light-to-dark ramp across the square: shading the fill must keep.
+  square = (r.labels == label_at(r, at["square"])) & (sketch == 255)
+  rgb[square] = np.clip(rgb[square] + (np.nonzero(square)[1][:, None] - 35), 0, 255)
+  rgb = rgb.astype(np.uint8)
+  dot = (40, 150, 70)
+  out = flats_lib.fill_dots(rgb, r, [(label_at(r, at["square"]), (200, 0, 0)),
+                                     (label_at(r, at["square"]), dot)])  # the later wins
+  inside = square & ~r.ink
+  lab_in, lab_out = flats_lib.color.rgb_to_lab(rgb[inside]), flats_lib.color.rgb_to_lab(out[inside])
+  dot_lab = flats_lib.color.rgb_to_lab(np.array(dot, np.float64))
+  # The dot's hue and chroma (gamut clipping and rounding aside) ...
+  assert np.median(np.abs(lab_out[:, 1:] - dot_lab[1:])) < 1.5
+  # ... its lightness at the region's median, and the model's light and dark kept.
+  assert abs(np.median(lab_out[:, 0]) - dot_lab[0]) < 1.0
+  shift = lab_out[:, 0] - lab_in[:, 0]
+  assert np.ptp(lab_in[:, 0]) > 20 and np.percentile(np.abs(shift - np.median(shift)), 90) < 1.5
+  # Lines and every other region as the model left them.
+  np.testing.assert_array_equal(out[~inside], rgb[~inside])
+  np.testing.assert_array_equal(flats_lib.fill_dots(rgb, r, []), rgb)
+
+
 def test_clean_paper_whitens_only_the_tinted_paper():
   sketch, at = drawing()
   r = regions_lib.segment(sketch)

@@ -70,6 +70,63 @@ def test_a_colour_point_fills_its_region(colorizer):
               == (10, 200, 90)).all()
 
 
+def _dot_in_circle(at, rgb=(10, 200, 90)):
+  dots = np.zeros((64, 64, 4), np.uint8)  # any size: scaled onto the sketch
+  x, y = at["circle"]
+  dots[y // 2 - 1:y // 2 + 2, x // 2 - 1:x // 2 + 2] = (*rgb, 255)
+  return dots
+
+
+def _lab(rgb):
+  return flats_lib.color.rgb_to_lab(np.asarray(rgb, np.float64))
+
+
+def test_with_a_palette_a_dot_fills_its_region_and_the_rest_is_the_palettes(colorizer):
+  sketch, at = drawing()
+  dots = _dot_in_circle(at)
+  plain = np.asarray(colorizer(sketch, palette=PALETTE))
+  filled = np.asarray(colorizer(sketch, palette=PALETTE, points=dots))
+  r = regions_lib.segment(sketch)
+  circle = (r.labels == label_at(r, at["circle"])) & ~r.ink
+  # The network coloured from the palette alone: outside the circle nothing moved.
+  np.testing.assert_array_equal(filled[~circle], plain[~circle])
+  hue = np.median(_lab(filled[circle])[:, 1:], axis=0)
+  np.testing.assert_allclose(hue, _lab((10, 200, 90))[1:], atol=2.0)
+  # dots="model": the network reads the dots, and nothing is filled afterwards.
+  model_mode = infer.Colorizer(colorizer.config, colorizer.params, dots="model")
+  hinted = np.asarray(model_mode(sketch, palette=PALETTE, points=dots))
+  assert not np.array_equal(hinted[~circle], plain[~circle])
+  assert np.abs(np.median(_lab(hinted[circle])[:, 1:], axis=0) - hue).max() > 5
+
+
+def test_dots_alone_reach_the_network_and_then_fill_their_region(colorizer):
+  sketch, at = drawing()
+  dots = _dot_in_circle(at)
+  filled = np.asarray(colorizer(sketch, points=dots))
+  hinted = np.asarray(infer.Colorizer(colorizer.config, colorizer.params,
+                                      dots="model")(sketch, points=dots))
+  r = regions_lib.segment(sketch)
+  circle = (r.labels == label_at(r, at["circle"])) & ~r.ink
+  np.testing.assert_array_equal(filled[~circle], hinted[~circle])
+  assert not np.array_equal(filled[circle], hinted[circle])
+
+
+def test_without_closed_regions_the_network_reads_the_dots(colorizer):
+  dots = np.zeros((128, 128, 4), np.uint8)
+  dots[60:64, 20:24] = (200, 30, 30, 255)
+  hinted = infer.Colorizer(colorizer.config, colorizer.params, dots="model")
+  np.testing.assert_array_equal(np.asarray(colorizer(scribble(), palette=PALETTE, points=dots)),
+                                np.asarray(hinted(scribble(), palette=PALETTE, points=dots)))
+
+
+def test_an_unknown_dots_mode_is_one_error(colorizer):
+  with pytest.raises(UserError, match="unknown dots mode 'paint'"):
+    infer.Colorizer(colorizer.config, colorizer.params, dots="paint")
+  assert _colorize_args(["s.png", "--palette", PALETTE]).dots == "fill"
+  args = _colorize_args(["s.png", "--model", "palette", "--dots", "model"])
+  assert infer.Colorizer.from_args(args).dots == "model"
+
+
 def test_no_closed_regions_gives_the_plain_result_and_a_warning(colorizer):
   with pytest.warns(infer.FlatsUnavailable, match="enclose no region"):
     flat = colorizer(scribble(), palette=PALETTE, flat=True)

@@ -30,6 +30,15 @@ def test_points_from_rgba_resizes_nearest_and_masks():
     hints.points_from_rgba(np.zeros((4, 4, 3), np.uint8), 4, 4)
 
 
+def test_points_rgba_gives_back_the_dots_the_planes_came_from():
+  rgba = np.zeros((8, 8, 4), np.uint8)
+  rgba[1:3, 5:7] = (250, 20, 130, 255)
+  planes, _ = hints.points_from_rgba(rgba, 8, 8)
+  back = hints.points_rgba(planes)
+  np.testing.assert_array_equal(back[..., 3], rgba[..., 3])
+  np.testing.assert_array_equal(back[1:3, 5:7], rgba[1:3, 5:7])
+
+
 def test_draw_points_uses_ground_truth_colours():
   color = np.full((32, 32, 3), 255, np.uint8)
   color[8:24, 8:24] = (10, 200, 30)

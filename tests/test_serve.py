@@ -563,6 +563,7 @@ def test_arguments():
   assert args.max_upload_mb == 10 and args.max_pixels == 4096 * 4096
   args = parse(["--host", "0.0.0.0", "--port", "8000", "--checkpoint", "runs/x", "--best"])
   assert (args.host, args.port, args.checkpoint, args.best) == ("0.0.0.0", 8000, "runs/x", True)
+  assert args.dots == "fill" and parse(["--dots", "model"]).dots == "model"
 
 
 def test_missing_extra_is_one_line(monkeypatch):

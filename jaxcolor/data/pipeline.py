@@ -518,16 +518,9 @@ def _center_parts(parts, size):
   return np.asarray(Image.fromarray(crop).resize((size, size), Image.Resampling.NEAREST))
 
 
-def points_rgba(planes):
-  """Point planes (H, W, 4) in [-1, 1] -> the RGBA image a user would give: uint8."""
-  rgb = color_lib.to_uint8(np.asarray(planes)[..., :3])
-  alpha = (np.asarray(planes)[..., 3:] > 0.5).astype(np.uint8) * 255
-  return np.concatenate([rgb, alpha], -1)
-
-
 def _dots_on_paper(planes):
   """The dots drawn on white: what the baselines' "reference" is when dots are all."""
-  rgba = points_rgba(planes)
+  rgba = hints.points_rgba(planes)
   out = np.full(rgba.shape[:2] + (3,), 255, np.uint8)
   on = rgba[..., 3] > 0
   out[on] = rgba[on, :3]
@@ -623,5 +616,5 @@ def _points_only_hint(config, dots):
   if kind == hints.REFERENCE:
     return hints.no_reference(int(config.image_size))
   if kind == "palette":
-    return hints.palette_from_points(points_rgba(dots))
+    return hints.palette_from_points(hints.points_rgba(dots))
   raise UserError(f"a {kind} model needs a reference: it cannot colour from dots alone")

@@ -190,6 +190,49 @@ def dots_from_points(regions, points):
 # --------------------------------------------------------------------------- flats
 
 
+def fill_dots(rgb, regions, dots):
+  """The result with each dotted region in its dot's colour, the model's shading kept.
+
+  A model treats a dot as a hint and may colour only a blotch around it; a user who puts a
+  dot on a shirt means the shirt. In a dotted region every pixel off the lines takes the
+  dot's hue and chroma (CIELAB a*, b*) and its lightness moves by the same amount as the
+  region's median lightness moves to the dot's, so the model's shadows and highlights
+  stay. Line pixels and undotted regions keep the model's colour. A later dot in the same
+  region wins, as in `flat_colors`.
+
+  Args:
+    rgb: uint8 (H, W, 3), the model's result at the regions' size.
+    regions: `regions.Regions` of the sketch.
+    dots: [(region, (r, g, b))] from `dots_from_rgba` / `dots_from_points`.
+  Returns a uint8 copy.
+  """
+  rgb = np.asarray(rgb, np.uint8)
+  if rgb.shape[:2] != regions.labels.shape:
+    raise ValueError(f"result {rgb.shape[:2]} and regions {regions.labels.shape} differ in size")
+  chosen = dict(dots)
+  out = rgb.copy()
+  if not chosen:
+    return out
+  target = np.full(regions.count, -1, np.int64)
+  target[list(chosen)] = np.arange(len(chosen))
+  pick = target[regions.labels]
+  where = (pick >= 0) & ~regions.ink
+  if not where.any():
+    return out
+  # Exact CIELAB for the pixels that change: the 6-bit table would add banding to shading.
+  lab = color.rgb_to_lab(rgb[where])
+  ids = pick[where]
+  dot_lab = color.rgb_to_lab(np.array(list(chosen.values()), np.float64).reshape(-1, 3))
+  med_l = np.zeros(len(chosen))
+  for i in range(len(chosen)):
+    med_l[i] = np.median(lab[ids == i, 0]) if np.any(ids == i) else dot_lab[i, 0]
+  new = np.empty_like(lab)
+  new[:, 0] = np.clip(lab[:, 0] + (dot_lab[ids, 0] - med_l[ids]), 0.0, 100.0)
+  new[:, 1:] = dot_lab[ids, 1:]
+  out[where] = lab_to_uint8(new)
+  return out
+
+
 def flat_colors(regions, rgb, dots=()):
   """One colour per region from a coloured result (uint8 (H, W, 3)) and colour points.
 
