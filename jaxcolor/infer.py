@@ -409,8 +409,7 @@ class Colorizer:
     "flats", "paper"), `.save_pngs(folder)` the same as PNG files, `.composite` is the
     flat result. A sketch without closed regions is a UserError.
     """
-    gray, colors, rgba = self._inputs(sketch, reference, palette, hint, points, cleanup)
-    alone = reference is None and palette is None and hint is None
+    gray, colors, rgba, alone = self._inputs(sketch, reference, palette, hint, points, cleanup)
     result = self.colorize_sketch(gray, colors, (seed,), size, rgba, points_alone=alone)[0]
     regions = regions_lib.segment(gray)
     if not regions.usable:
@@ -418,18 +417,19 @@ class Colorizer:
     return paint_layers(gray, regions, result, rgba)
 
   def _inputs(self, sketch, reference, palette, hint, points, cleanup):
-    """(uint8 sketch, hint colours, RGBA points or None) as `_colorize` reads them."""
+    """(uint8 sketch, hint colours, RGBA points or None, whether the points are the only
+    colours given) as `_colorize` reads them."""
     rgba = None if points is None else load_points(points)
     if rgba is not None and not self.takes_points:
       raise UserError("this model takes no colour points: train one with "
                       "--config.model.points=True, or leave the points out")
     colors = self.hint_colors(reference, palette, hint, points=rgba)
-    return load_sketch(sketch, cleanup), colors, rgba
+    alone = reference is None and palette is None and hint is None
+    return load_sketch(sketch, cleanup), colors, rgba, alone
 
   def _colorize(self, sketch, reference, palette, hint, points, seeds, size, cleanup,
                 flat=False):
-    gray, colors, rgba = self._inputs(sketch, reference, palette, hint, points, cleanup)
-    alone = reference is None and palette is None and hint is None
+    gray, colors, rgba, alone = self._inputs(sketch, reference, palette, hint, points, cleanup)
     results = self.colorize_sketch(gray, colors, seeds, size, rgba, points_alone=alone)
     if not flat:
       return results
@@ -599,7 +599,8 @@ def run_colorize(args, colorizer=None):
   reference = images.load_rgb(args.reference) if args.reference is not None else None
   if args.palette is not None:
     hints.palette_from_text(args.palette)
-  points, points_failed = _read_points(points_arg, reference is None and args.palette is None)
+  points_alone = reference is None and args.palette is None
+  points, points_failed = _read_points(points_arg, points_alone)
   layers_to, layers_failed = _layers_folder(args)
 
   if colorizer is None:
@@ -626,8 +627,7 @@ def run_colorize(args, colorizer=None):
         report(f"{points_arg}: {points.shape[1]}x{points.shape[0]} resized (nearest) to "
                f"{src}'s {sketch.shape[1]}x{sketch.shape[0]}")
       results = colorizer.colorize_sketch(sketch, colors, seeds, args.size, points,
-                                          points_alone=reference is None and
-                                          args.palette is None)
+                                          points_alone=points_alone)
       results, layers = _paint_results(args, sketch, results, points, report, src,
                                        with_layers=not layers_failed)
       for img, out in zip(results, outs):

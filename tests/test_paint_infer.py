@@ -57,24 +57,22 @@ def test_flat_result_has_one_colour_per_region_and_the_lines_as_drawn(colorizer)
   np.testing.assert_array_equal(flat[at["square"][1], at["square"][0]], f.colors[square])
 
 
-def test_a_colour_point_fills_its_region(colorizer):
-  sketch, at = drawing()
+def _dot_in_circle(at, rgb=(10, 200, 90)):
   dots = np.zeros((64, 64, 4), np.uint8)  # any size: scaled onto the sketch
   x, y = at["circle"]
-  dots[y // 2 - 1:y // 2 + 2, x // 2 - 1:x // 2 + 2] = (10, 200, 90, 255)
+  dots[y // 2 - 1:y // 2 + 2, x // 2 - 1:x // 2 + 2] = (*rgb, 255)
+  return dots
+
+
+def test_a_colour_point_fills_its_region(colorizer):
+  sketch, at = drawing()
+  dots = _dot_in_circle(at)
   flat = np.asarray(colorizer(sketch, palette=PALETTE, points=dots, flat=True))
   r = regions_lib.segment(sketch)
   inside = (r.labels == label_at(r, at["circle"])) & (sketch == 255)
   assert (flat[inside] == (10, 200, 90)).all()
   assert not (flat[(r.labels == label_at(r, at["square"])) & (sketch == 255)]
               == (10, 200, 90)).all()
-
-
-def _dot_in_circle(at, rgb=(10, 200, 90)):
-  dots = np.zeros((64, 64, 4), np.uint8)  # any size: scaled onto the sketch
-  x, y = at["circle"]
-  dots[y // 2 - 1:y // 2 + 2, x // 2 - 1:x // 2 + 2] = (*rgb, 255)
-  return dots
 
 
 def _lab(rgb):
