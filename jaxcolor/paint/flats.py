@@ -223,9 +223,9 @@ def fill_dots(rgb, regions, dots):
   lab = color.rgb_to_lab(rgb[where])
   ids = pick[where]
   dot_lab = color.rgb_to_lab(np.array(list(chosen.values()), np.float64).reshape(-1, 3))
-  med_l = np.zeros(len(chosen))
-  for i in range(len(chosen)):
-    med_l[i] = np.median(lab[ids == i, 0]) if np.any(ids == i) else dot_lab[i, 0]
+  med_l = dot_lab[:, 0].copy()  # a region all line keeps no pixel to take a median of
+  for i in np.unique(ids):
+    med_l[i] = np.median(lab[ids == i, 0])
   new = np.empty_like(lab)
   new[:, 0] = np.clip(lab[:, 0] + (dot_lab[ids, 0] - med_l[ids]), 0.0, 100.0)
   new[:, 1:] = dot_lab[ids, 1:]
