@@ -216,6 +216,64 @@ def _flatten(batch):
   return flat, mask
 
 
+class _Scores:
+  """Running sums of `evaluate`'s metrics for one way of scoring the model's outputs."""
+
+  def __init__(self, mode, vgg_params, num_samples, return_outputs):
+    self.mode, self.vgg_params = mode, vgg_params
+    self.num_samples, self.return_outputs = num_samples, return_outputs
+    self.sums, self.total = {}, 0.0
+    self.part_sums, self.part_count = {}, 0.0
+    self.samples = {c: [] for c in SHEET_COLUMNS}
+    self.histograms = {m: [] for m in METHODS + ("references",)}
+    self.kept = 0
+
+  def add(self, x, mask, out):
+    named = {"model": out, **baselines(x["sketch"], x["reference"])}
+    cands = tuple(named[m] for m in METHODS)
+    if self.mode == "self":
+      per_image = _self_metrics(self.vgg_params, cands, x["image"])
+    else:
+      per_image = _shuffled_metrics(cands, x["image"], x["reference"])
+    if self.return_outputs:
+      real = np.flatnonzero(mask)
+      hist = np.asarray(metrics.ab_histogram(np.concatenate(cands + (x["reference"],))))
+      for i, m in enumerate(METHODS + ("references",)):
+        self.histograms[m].append(hist[i * len(mask):(i + 1) * len(mask)][real])
+    for method, values in per_image.items():
+      acc = self.sums.setdefault(method, {})
+      for name, v in values.items():
+        acc[name] = acc.get(name, 0.0) + float(np.sum(np.asarray(v, np.float64) * mask))
+    self.total += float(mask.sum())
+    if "parts" in x:
+      # Drawings with fewer than two colour parts have nothing to tell apart: left out.
+      for method in METHODS:
+        score = metrics.part_accuracy(named[method], x["image"], x["parts"])
+        keep = (mask > 0) & np.isfinite(score)
+        self.part_sums[method] = self.part_sums.get(method, 0.0) + float(score[keep].sum())
+      self.part_count += float(((mask > 0) & np.isfinite(score)).sum())
+    for j in np.flatnonzero(mask):
+      if self.kept >= self.num_samples:
+        break
+      for column, arr in (("sketch", named["sketch"]), ("reference", x["reference"]),
+                          ("output", out), ("ground_truth", x["image"])):
+        self.samples[column].append(color.to_uint8(arr[j]))
+      self.kept += 1
+
+  def result(self):
+    if self.total == 0:
+      raise UserError("no examples to evaluate")
+    means = {m: {k: v / self.total for k, v in acc.items()} for m, acc in self.sums.items()}
+    if self.part_count:
+      for method, value in self.part_sums.items():
+        means[method]["part_accuracy"] = value / self.part_count
+    result = {"num_examples": int(self.total), "metrics": means,
+              "samples": {c: np.stack(v) for c, v in self.samples.items()}}
+    if self.return_outputs:
+      result["histograms"] = {m: np.concatenate(v) for m, v in self.histograms.items()}
+    return result
+
+
 def evaluate(model, batches, *, mode="self", vgg_params=None, seed=None,
              num_samples=SHEET_ROWS, return_outputs=False, fill_dots=False):
   """Scores a model and the baselines on eval batches.
@@ -239,64 +297,30 @@ def evaluate(model, batches, *, mode="self", vgg_params=None, seed=None,
     {"num_examples": n, "metrics": {method: {metric: mean}}, "samples": {column: uint8
     (k, H, W, 3)}}.
   """
+  return evaluate_fills(model, batches, fills=(fill_dots,), mode=mode, vgg_params=vgg_params,
+                        seed=seed, num_samples=num_samples, return_outputs=return_outputs)[0]
+
+
+def evaluate_fills(model, batches, *, fills=(False, True), mode="self", vgg_params=None,
+                   seed=None, num_samples=SHEET_ROWS, return_outputs=False):
+  """`evaluate` once per entry of `fills` (its `fill_dots`), from one network pass per
+  batch: the filled rows differ from the plain ones only after the network. Returns the
+  results in the order of `fills`."""
   if mode not in MODES:
     raise UserError(f"unknown evaluation mode {mode!r}: expected one of {sorted(MODES)}")
   colorizer = as_colorizer(model)
   if vgg_params is not None:
     # On the device once, rather than with every batch.
     vgg_params = jax.tree.map(jnp.asarray, vgg_params)
-  sums, total = {}, 0.0
-  part_sums, part_count = {}, 0.0
-  samples = {c: [] for c in SHEET_COLUMNS}
-  histograms = {m: [] for m in METHODS + ("references",)}
-  kept = 0
+  scores = [_Scores(mode, vgg_params, num_samples, return_outputs) for _ in fills]
   for i, batch in enumerate(batches):
     x, mask = _flatten(batch)
     out = colorizer.colorize_batch(x["sketch"], x["hint"],
                                    None if seed is None else int(seed) + i, x.get("points"))
-    if fill_dots:
-      out = infer.fill_dots_batch(out, x["sketch"], x["points"])[0]
-    named = {"model": out, **baselines(x["sketch"], x["reference"])}
-    cands = tuple(named[m] for m in METHODS)
-    if mode == "self":
-      per_image = _self_metrics(vgg_params, cands, x["image"])
-    else:
-      per_image = _shuffled_metrics(cands, x["image"], x["reference"])
-    if return_outputs:
-      real = np.flatnonzero(mask)
-      hist = np.asarray(metrics.ab_histogram(np.concatenate(cands + (x["reference"],))))
-      for i, m in enumerate(METHODS + ("references",)):
-        histograms[m].append(hist[i * len(mask):(i + 1) * len(mask)][real])
-    for method, values in per_image.items():
-      acc = sums.setdefault(method, {})
-      for name, v in values.items():
-        acc[name] = acc.get(name, 0.0) + float(np.sum(np.asarray(v, np.float64) * mask))
-    total += float(mask.sum())
-    if "parts" in x:
-      # Drawings with fewer than two colour parts have nothing to tell apart: left out.
-      for method in METHODS:
-        score = metrics.part_accuracy(named[method], x["image"], x["parts"])
-        keep = (mask > 0) & np.isfinite(score)
-        part_sums[method] = part_sums.get(method, 0.0) + float(score[keep].sum())
-      part_count += float(((mask > 0) & np.isfinite(score)).sum())
-    for j in np.flatnonzero(mask):
-      if kept >= num_samples:
-        break
-      for column, arr in (("sketch", named["sketch"]), ("reference", x["reference"]),
-                          ("output", out), ("ground_truth", x["image"])):
-        samples[column].append(color.to_uint8(arr[j]))
-      kept += 1
-  if total == 0:
-    raise UserError("no examples to evaluate")
-  means = {m: {k: v / total for k, v in acc.items()} for m, acc in sums.items()}
-  if part_count:
-    for method, value in part_sums.items():
-      means[method]["part_accuracy"] = value / part_count
-  result = {"num_examples": int(total), "metrics": means,
-            "samples": {c: np.stack(v) for c, v in samples.items()}}
-  if return_outputs:
-    result["histograms"] = {m: np.concatenate(v) for m, v in histograms.items()}
-  return result
+    filled = infer.fill_dots_batch(out, x["sketch"], x["points"])[0] if any(fills) else None
+    for fill, score in zip(fills, scores):
+      score.add(x, mask, filled if fill else out)
+  return [score.result() for score in scores]
 
 
 def reference_following(own, other):
@@ -471,12 +495,14 @@ def character_rows(colorizer, config, *, data_dir, split, num_examples, batch_si
     batches = load_eval_batches(config, reference="same_character", **common)
     yield "same_character", evaluate(colorizer, batches, mode="self", seed=seed)
   if colorizer.takes_points and colorizer.kind != "histogram":
-    for row, placement, fill in (("points_only", "pixels", False),
-                                 ("points_only_regions", "regions", False),
-                                 ("points_only_fill", "regions", True)):
+    # {row: fill_dots}; the rows of one placement share their batches and network pass.
+    for placement, rows in (("pixels", {"points_only": False}),
+                            ("regions", {"points_only_regions": False,
+                                         "points_only_fill": True})):
       batches = load_eval_batches(config, reference="none", num_points=POINTS_ONLY_COUNT,
                                   point_placement=placement, **common)
-      yield row, evaluate(colorizer, batches, mode="self", seed=seed, fill_dots=fill)
+      yield from zip(rows, evaluate_fills(colorizer, batches, mode="self", seed=seed,
+                                          fills=tuple(rows.values())))
 
 
 def _dataset_config(config, data_name):

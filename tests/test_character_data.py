@@ -189,6 +189,12 @@ def test_fill_rows_colour_each_dotted_region_as_colorize_does(data_dir):
   plain = evaluate.evaluate(grey, batches, mode="self")["metrics"]["model"]
   filled = evaluate.evaluate(grey, batches, mode="self", fill_dots=True)["metrics"]["model"]
   assert filled["psnr"] > plain["psnr"] + 0.2
+  # Both rows from one network pass per batch (as `jaxcolor evaluate` scores them): the
+  # same figures as two separate passes.
+  grey.given_dots.clear()
+  shared = evaluate.evaluate_fills(grey, batches, mode="self", fills=(False, True))
+  assert len(grey.given_dots) == len(batches)
+  assert shared[0]["metrics"]["model"] == plain and shared[1]["metrics"]["model"] == filled
   # With a reference the fill row's network colours without the dots.
   common = dict(data_dir=data_dir, split="style", num_examples=8, counts=(10,),
                 placement="regions")
