@@ -4,7 +4,8 @@ A sketch encoder and a reference encoder; at 1/8 resolution every sketch positio
 over every reference position (4 heads) and the colours and features it finds join the
 sketch features on their way through seed 001's decoder (attention gates, noise
 injection, GroupNorm + weight standardization as a parameter transform). Spectral-norm
-PatchGAN, LSGAN + L1 + VGG + TV, as configs/palette.py. The reference is the augmented
+PatchGAN, LSGAN + L1 + VGG + TV, as configs/palette.py, and SCFT's triplet loss on the
+attention's queries and keys. The reference is the augmented
 self (colour jitter + thin-plate-spline warp) or, on character data, another drawing of
 the same character.
 
@@ -28,6 +29,14 @@ def get_config():
   m.attention_heads = 4
   m.attention_head_dim = 64
   m.reference_side = 256  # inference: the long side a user's reference is seen at
+
+  l = c.loss
+  # SCFT's similarity-based triplet loss on the attention (weight; 0 = off) and its margin
+  # (SCFT's 12): the warp of an augmented-self reference tells which reference position
+  # each sketch position should match. Measured on the CPU starter (README, "The triplet
+  # loss"): 500 more steps with it placed colours better than 500 without.
+  l.triplet = 1.0
+  l.triplet_margin = 12.0
 
   d = c.data
   d.jitter_target = True

@@ -41,6 +41,9 @@ def get_config():
   # At weight 1e-4 the VGG term was a third of the step's time for a few per cent of the
   # loss; L1 + LSGAN + TV carry the training.
   l.feature = 0.0
+  # The shipped weights were trained without SCFT's triplet loss (it came later); 0 keeps
+  # `make reference-starter` their recipe. --config.loss.triplet=1 for a better next model.
+  l.triplet = 0.0
 
   d = c.data
   d.name = "dicebear_characters"

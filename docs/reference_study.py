@@ -2,6 +2,8 @@
 
   .venv/bin/python docs/reference_study.py                        # both bundled models
   .venv/bin/python docs/reference_study.py --reference runs/reference_starter
+  .venv/bin/python docs/reference_study.py --against runs/a:2750 --reference runs/b:2750 \
+      --labels "without triplet loss" "with triplet loss" --out docs/triplet_loss.png
 
 Writes docs/reference_vs_palette.png: one row per drawing, columns sketch | reference |
 palette starter | reference family | ground truth, each whole at 256x256. The rows are
@@ -68,24 +70,37 @@ def grid(columns, rows):
   return out
 
 
-def sheet(rows, palette, reference):
-  return grid(COLUMNS, [[np.repeat(sketch[..., None], 3, -1), ref, colour(palette, sketch, ref),
+def sheet(rows, palette, reference, columns=COLUMNS):
+  return grid(columns, [[np.repeat(sketch[..., None], 3, -1), ref, colour(palette, sketch, ref),
                          colour(reference, sketch, ref), truth] for sketch, ref, truth in rows])
+
+
+def load(run, bundled):
+  """A Colorizer from a training workdir, optionally WORKDIR:STEP; None = the bundled model."""
+  if run is None:
+    return infer.Colorizer.from_checkpoint(model=bundled)
+  path, _, step = run.partition(":")
+  return infer.Colorizer.from_checkpoint(path, step=int(step) if step else None)
 
 
 def main():
   parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
   data_dir = os.environ.get("JAXCOLOR_DATA_DIR", os.path.expanduser("~/jaxcolor_datasets"))
   parser.add_argument("--reference", default=None,
-                      help="a training workdir of the reference family (default: bundled)")
+                      help="a training workdir of the reference family, optionally "
+                      "WORKDIR:STEP (default: bundled)")
+  parser.add_argument("--against", default=None,
+                      help="the third column's run instead of the bundled palette starter")
+  parser.add_argument("--labels", nargs=2, default=COLUMNS[2:4],
+                      help="the two models' column titles")
   parser.add_argument("--out", default=str(DOCS / "reference_vs_palette.png"))
   args = parser.parse_args()
-  palette = infer.Colorizer.from_checkpoint(model="palette")
-  reference = infer.Colorizer.from_checkpoint(
-      args.reference, model=None if args.reference else "reference")
+  palette = load(args.against, "palette")
+  reference = load(args.reference, "reference")
   rows = (character_rows(data_dir, "style", 4) + character_rows(data_dir, "val", 2) +
           drawing_rows(os.path.join(data_dir, "starter_src", "val"), 3))
-  sheet(rows, palette, reference).save(args.out, optimize=True)
+  columns = COLUMNS[:2] + tuple(args.labels) + COLUMNS[4:]
+  sheet(rows, palette, reference, columns).save(args.out, optimize=True)
   print(f"wrote {args.out}")
 
 

@@ -52,3 +52,28 @@ def feature_loss(vgg_params, fake, real, layers, dtype=jnp.float32):
     total = total + jnp.mean((fake_f[name].astype(jnp.float32) -
                               real_f[name].astype(jnp.float32)) ** 2)
   return total / len(layers)
+
+
+def triplet(query, key, match, rng, margin: float):
+  """SCFT's similarity-based triplet loss on the reference attention's queries and keys.
+
+  query (B, Q, heads, d) of the sketch positions, key (B, K, heads, d) of the reference
+  positions, match (B, K) int: the sketch position each reference position shows, or < 0
+  where none is known. For each matched reference position, its key must score (scaled
+  dot product, per head) at least `margin` above a key drawn at random from the same
+  reference against the query of the sketch position it shows. Mean over matched
+  positions and heads; 0 when nothing is matched.
+  """
+  query, key = query.astype(jnp.float32), key.astype(jnp.float32)
+  b, k_len = match.shape
+  scale = 1.0 / jnp.sqrt(jnp.float32(query.shape[-1]))
+  valid = match >= 0
+  q = jnp.take_along_axis(query, jnp.maximum(match, 0)[:, :, None, None], axis=1)
+  # Any other position of the reference, uniformly: offsets 1 .. K-1 from the positive.
+  offsets = jax.random.randint(rng, (b, k_len), 1, max(k_len, 2))
+  negative = (jnp.arange(k_len)[None, :] + offsets) % k_len
+  k_neg = jnp.take_along_axis(key, negative[:, :, None, None], axis=1)
+  pos = jnp.sum(q * key, axis=-1) * scale
+  neg = jnp.sum(q * k_neg, axis=-1) * scale
+  hinge = jnp.maximum(neg - pos + margin, 0.0).mean(axis=-1)
+  return jnp.sum(jnp.where(valid, hinge, 0.0)) / jnp.maximum(jnp.sum(valid), 1)

@@ -39,7 +39,7 @@ from jaxcolor.errors import UserError
 log = logging.getLogger(__name__)
 
 AXIS = devices.AXIS
-_NOISE, _DROPOUT, _POOL = 0, 1, 2
+_NOISE, _DROPOUT, _POOL, _TRIPLET = 0, 1, 2, 3
 
 
 class TrainingDiverged(UserError):
@@ -149,12 +149,18 @@ def train_step(state: TrainState, batch, vgg_params, key, *, config, gen, disc, 
   x = models.generator_input(m.hint, batch["sketch"], batch["hint"], batch.get("points"))
   reference = models.generator_reference(m.hint, batch["hint"])
   real = batch["image"]
+  triplet = float(l.get("triplet", 0.0) or 0.0)
+  # Asked for only when trained: a step without the triplet loss stays the step it was.
+  match_kw = {"with_match": True} if triplet > 0 else {}
 
   # The generator runs forward once; both updates use this one forward.
   def g_forward(p):
-    return gen.apply({"params": p}, x, reference, train=True, with_guides=True, rngs=rngs)
+    return gen.apply({"params": p}, x, reference, train=True, with_guides=True, rngs=rngs,
+                     **match_kw)
 
-  (fake, guides), g_vjp = jax.vjp(g_forward, state.g_params)  # guides: {} unless histogram
+  # guides: the histogram family's guide images, the reference family's attention
+  # queries and keys with the triplet loss, else {}.
+  (fake, guides), g_vjp = jax.vjp(g_forward, state.g_params)
 
   pool_images, pool_count = state.pool_images, state.pool_count
   d_cond, d_fake = x, fake
@@ -200,12 +206,17 @@ def train_step(state: TrainState, batch, vgg_params, key, *, config, gen, disc, 
     rec = losses.l1(fake, real)
     parts = {"g_adv": adv, "g_l1": rec}
     content = rec
-    if guides:
+    if "gray" in guides:
       parts["g_guide_gray"] = losses.l1(guides["gray"], color.luma(real)[..., None])
       parts["g_guide_color"] = losses.l1(guides["color"], real)
       content = (content + l.guide_gray * parts["g_guide_gray"] +
                  l.guide_color * parts["g_guide_color"])
     total = l.l1 * content
+    if triplet > 0:
+      parts["g_triplet"] = losses.triplet(guides["query"], guides["key"], batch["match"],
+                                          jax.random.fold_in(key, _TRIPLET),
+                                          float(l.get("triplet_margin", 12.0)))
+      total = total + triplet * parts["g_triplet"]
     if l.feature > 0:
       parts["g_feature"] = losses.feature_loss(vgg_params, fake, real, feature_layers,
                                                vgg_dtype)
@@ -326,6 +337,9 @@ def load_vgg_params(config):
 
 def check_config(config):
   models.check_family(config.model)
+  if float(config.loss.get("triplet", 0.0) or 0.0) > 0 and config.model.family != "reference":
+    raise UserError(f"config.loss.triplet trains the reference family's attention; the "
+                    f"{config.model.family} family has none (set it to 0)")
   if config.image_size % models.model_stride(config.model):
     raise UserError(f"config.image_size {config.image_size} is not divisible by the model's "
                     f"stride {models.model_stride(config.model)}")

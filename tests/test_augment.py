@@ -85,3 +85,44 @@ def test_augmented_reference():
   assert a.shape == img.shape and a.dtype == np.uint8
   np.testing.assert_array_equal(a, augment.augmented_reference(img, np.random.default_rng(4)))
   assert not np.array_equal(a, img)
+
+
+def test_warp_match_says_which_cell_each_warped_cell_shows():
+  # Every 16x16 cell its own colour: the warped image's cell centres show the colour of
+  # the cell warp_match names, unless the centre lands within a pixel of a cell border
+  # (bilinear blending). Swapping the spline's direction scores under 0.45 here.
+  rows = cols = 8
+  ids = np.arange(rows * cols).reshape(rows, cols)
+  img = np.stack([ids * 3, ids * 5 % 256, 255 - ids], -1).astype(np.uint8)
+  img = img.repeat(16, 0).repeat(16, 1)
+  for seed in range(4):
+    rng = np.random.default_rng(seed)
+    warped, match = augment.tps_warp(img, rng, match_cells=(rows, cols))
+    np.testing.assert_array_equal(warped, augment.tps_warp(img, np.random.default_rng(seed)))
+    # No extra draws: the stream after the warp is the one without match_cells.
+    plain = np.random.default_rng(seed)
+    augment.tps_warp(img, plain)
+    assert rng.integers(2**31) == plain.integers(2**31)
+    centre = warped[8::16, 8::16].reshape(-1, 3)
+    inside = match >= 0
+    assert inside.sum() >= 0.8 * rows * cols
+    shown = img[8::16, 8::16].reshape(-1, 3)[match[inside]]
+    assert (centre[inside] == shown).all(-1).mean() >= 0.8
+  # Unshifted control points: every cell shows itself.
+  src, dst = augment.tps_control_points(np.random.default_rng(0), shift=0.0)
+  np.testing.assert_array_equal(augment.warp_match(src, dst, 4, 6), np.arange(24))
+
+
+def test_warp_match_marks_cells_from_outside_the_image():
+  src = np.array([[0, 0], [1, 0], [0, 1], [1, 1], [0.4, 0.4], [0.6, 0.6]], float)
+  dst = src * 0.6 + 0.2  # content shrinks to the middle: the border comes from outside
+  match = augment.warp_match(src, dst, 8, 8).reshape(8, 8)
+  # The spline through affinely placed points is that affine map: centre c comes from
+  # (c - 0.2) / 0.6, outside [0, 1) for the outer two rings of cells (and no centre
+  # comes from within a quarter cell of a border, where rounding would decide).
+  come_from = ((np.arange(8) + 0.5) / 8 - 0.2) / 0.6
+  cell = np.where((come_from >= 0) & (come_from < 1), np.floor(come_from * 8), -1)
+  expected = np.where((cell[:, None] >= 0) & (cell[None, :] >= 0),
+                      cell[:, None] * 8 + cell[None, :], augment.NO_MATCH)
+  np.testing.assert_array_equal(match, expected)
+  assert (match == augment.NO_MATCH).sum() == 64 - 16

@@ -14,6 +14,7 @@ from conftest import (assert_bitwise_equal, config_module, generator_of, micro_c
 from jaxcolor import cli
 from jaxcolor import hints
 from jaxcolor import infer
+from jaxcolor import losses
 from jaxcolor import models
 from jaxcolor import starter
 from jaxcolor import train
@@ -199,6 +200,49 @@ def test_cli_colorize_and_float16_export(reference_run, tmp_path):
   # A 4-step model's activations amplify the rounding at a few pixels (the parameters
   # above are the exact check); on average the outputs agree to within one level of 255.
   assert np.abs(a - b).mean() < 1.0
+
+
+def test_triplet_loss_asks_the_matched_key_to_beat_a_random_one_by_the_margin():
+  rng = jax.random.key(0)
+  b, n, heads = 2, 4, 2
+  match = jnp.array([[0, 1, 2, 3], [-1, -1, 2, -1]])
+  # Equal scores everywhere: every matched position pays the whole margin.
+  flat = jnp.ones((b, n, heads, n))
+  assert float(losses.triplet(flat, flat, match, rng, 3.0)) == pytest.approx(3.0)
+  # One-hot features, query i = key i (d = 4): the positive scores 1 / sqrt(4) = 0.5 and
+  # any other key 0, so a margin of 0.5 costs nothing and one of 2 costs 1.5.
+  onehot = jnp.broadcast_to(jnp.eye(n)[None, :, None, :], (b, n, heads, n))
+  assert float(losses.triplet(onehot, onehot, match, rng, 0.5)) == 0.0
+  assert float(losses.triplet(onehot, onehot, match, rng, 2.0)) == pytest.approx(1.5)
+  # Nothing matched: no loss (not 0/0).
+  none = jnp.full((b, n), -1)
+  assert float(losses.triplet(onehot, onehot, none, rng, 2.0)) == 0.0
+  # The query compared is that of the sketch position the reference position shows.
+  shifted = jnp.roll(onehot, 1, axis=1)
+  assert float(losses.triplet(shifted, onehot, match, rng, 0.5)) > 0.5
+  roll_match = jnp.array([[1, 2, 3, 0]] * 2)
+  assert float(losses.triplet(shifted, onehot, roll_match, rng, 0.5)) == 0.0
+
+
+def test_triplet_loss_trains_reproducibly_and_resumes_bitwise(synthetic_data_dir, tmp_path):
+  def config(steps):
+    c = micro_config(synthetic_data_dir, family="reference", steps=steps)
+    c.loss.triplet = 1.0
+    return c
+  straight = train.train_and_evaluate(config(3), str(tmp_path / "straight"))
+  train.train_and_evaluate(config(2), str(tmp_path / "resumed"))
+  resumed = train.train_and_evaluate(config(3), str(tmp_path / "resumed"))
+  assert resumed["params_sha256"] == straight["params_sha256"]
+  logged = [json.loads(line) for line in open(tmp_path / "straight" / "metrics.jsonl")]
+  triplet = [r["g_triplet"] for r in logged if "g_triplet" in r]
+  assert len(triplet) == 3 and all(np.isfinite(triplet)) and max(triplet) > 0
+
+
+def test_triplet_loss_is_for_the_reference_family(synthetic_data_dir, tmp_path):
+  c = micro_config(synthetic_data_dir, family="palette", steps=1)
+  c.loss.triplet = 1.0
+  with pytest.raises(UserError, match="config.loss.triplet"):
+    train.train_and_evaluate(c, str(tmp_path))
 
 
 def test_family_and_hint_must_agree(synthetic_data_dir, tmp_path):

@@ -156,10 +156,13 @@ def tps_control_points(rng, shift=0.25, p_range=(0.3, 0.7), min_gap=0.2):
   return src, dst
 
 
-def tps_warp(rgb, rng, shift=0.25, p_range=(0.3, 0.7), fill=255):
+def tps_warp(rgb, rng, shift=0.25, p_range=(0.3, 0.7), fill=255, match_cells=None):
   """Thin-plate-spline warp (SCFT): content at the source points moves to the destinations.
 
   Bilinear sampling; pixels that come from outside the image are `fill` (white).
+  With `match_cells` = (rows, cols) it also returns `warp_match` of the same control
+  points: which cell of the input each cell of the output shows (the positives of SCFT's
+  triplet loss). It draws nothing more from `rng` either way.
   """
   rgb = np.asarray(rgb)
   h, w = rgb.shape[:2]
@@ -173,13 +176,30 @@ def tps_warp(rgb, rng, shift=0.25, p_range=(0.3, 0.7), fill=255):
       ndimage.map_coordinates(planes[..., ch], coords, order=1, mode="grid-constant",
                               cval=float(fill), prefilter=False)
       for ch in range(planes.shape[-1])], -1)
-  out = np.clip(np.rint(out), 0, 255).astype(np.uint8)
-  return out.reshape(rgb.shape)
+  out = np.clip(np.rint(out), 0, 255).astype(np.uint8).reshape(rgb.shape)
+  if match_cells is None:
+    return out
+  return out, warp_match(src, dst, *match_cells)
 
 
-def augmented_reference(rgb, rng):
-  """The 'augmented self' reference: colour jitter, then a TPS warp."""
-  return tps_warp(color_jitter(rgb, rng), rng)
+NO_MATCH = -1
+
+
+def warp_match(src, dst, rows: int, cols: int) -> np.ndarray:
+  """int32 (rows * cols,): for each cell of the warped image (row-major), the row-major
+  index of the input's cell its centre comes from, or NO_MATCH when that lies outside.
+  """
+  ys, xs = (np.arange(rows) + 0.5) / rows, (np.arange(cols) + 0.5) / cols
+  bx, by = _tps_grid(dst, src, xs, ys)
+  inside = (bx >= 0) & (bx < 1) & (by >= 0) & (by < 1)
+  r = np.clip(np.floor(by * rows), 0, rows - 1).astype(np.int32)
+  c = np.clip(np.floor(bx * cols), 0, cols - 1).astype(np.int32)
+  return np.where(inside, r * cols + c, NO_MATCH).astype(np.int32).reshape(-1)
+
+
+def augmented_reference(rgb, rng, match_cells=None):
+  """The 'augmented self' reference: colour jitter, then a TPS warp (see `tps_warp`)."""
+  return tps_warp(color_jitter(rgb, rng), rng, match_cells=match_cells)
 
 
 # Part ids below this are paper (0) and ink (1): never recoloured, never dotted.

@@ -148,7 +148,7 @@ class _MixedSource:
 
 
 def _example(color: np.ndarray, sketch: np.ndarray, reference: np.ndarray,
-             hint_kind: str, hint_seed: int, options=None, points=None) -> dict:
+             hint_kind: str, hint_seed: int, options=None, points=None, match=None) -> dict:
   """uint8 colour (H, W, 3), sketch (H, W), reference [, point planes] -> float32 example."""
   hint = hints.compute_hint(hint_kind, reference, seed=hint_seed, **(options or {}))
   example = {
@@ -159,6 +159,8 @@ def _example(color: np.ndarray, sketch: np.ndarray, reference: np.ndarray,
   }
   if points is not None:
     example["points"] = points
+  if match is not None:
+    example["match"] = match
   return example
 
 
@@ -203,7 +205,7 @@ class _TrainTransform(grain.transforms.RandomMap):
                augment_sketch: bool, augment_reference: bool, hint_options=None,
                jitter_target: bool = False, xdog_prob: float = 0.0, points=None,
                reference_modes=None, recolor_prob: float = 0.0, region_points=False,
-               points_on_paper=False, sources=None, groups=None):
+               points_on_paper=False, sources=None, groups=None, match_stride=0):
     self.seed = int(seed)
     self.image_size = int(image_size)
     self.hint = hint
@@ -224,6 +226,9 @@ class _TrainTransform(grain.transforms.RandomMap):
     self.paper_id = 0 if points_on_paper else None
     self.sources = sources  # the _MixedSource, for drawings other than the element's own
     self.groups = groups or {}  # {source index: partner_groups(...)}
+    # > 0: each example also carries `match`, which cell of the sketch (cells of this many
+    # pixels) each reference cell shows, for the triplet loss; NO_MATCH where unknown.
+    self.match_stride = int(match_stride)
 
   def _crop(self, rng, color, sketch, parts):
     h, w = color.shape[:2]
@@ -294,6 +299,10 @@ class _TrainTransform(grain.transforms.RandomMap):
       # The reference keeps the old colours of the recoloured parts; only the dots (one
       # on each recoloured part) tell the new ones, so the model must follow dots.
       color, recolored = augment.recolor_parts(color, parts, rng)
+    cells, match = None, None
+    if self.match_stride:
+      cells = (self.image_size // self.match_stride,) * 2
+      match = np.full(cells[0] * cells[1], augment.NO_MATCH, np.int32)
     if mode == "none":
       reference = hints.no_reference(self.image_size)
     elif mode == "swatch":
@@ -301,12 +310,16 @@ class _TrainTransform(grain.transforms.RandomMap):
                                           self.image_size)
     elif other is not None:
       reference = other
-    elif self.jitter_target and self.augment_reference:
-      reference = augment.tps_warp(before, rng)
     elif self.augment_reference:
-      reference = augment.augmented_reference(before, rng)
+      # With jitter_target the target (so `before`) has the colour jitter already.
+      warp = augment.tps_warp if self.jitter_target else augment.augmented_reference
+      reference = warp(before, rng, match_cells=cells)
+      if cells is not None:
+        reference, match = reference
     else:
       reference = before
+      if cells is not None:
+        match = np.arange(cells[0] * cells[1], dtype=np.int32)
     points = None
     if self.points is not None:
       none_prob = 0.0 if mode == "none" else self.points["none_prob"]
@@ -318,7 +331,7 @@ class _TrainTransform(grain.transforms.RandomMap):
       else:
         points = hints.draw_points(color, rng, n)
     return _example(color, sketch, reference, self.hint, int(rng.integers(2**31)),
-                    self.hint_options, points)
+                    self.hint_options, points, match)
 
 
 class _ToDevices(grain.transforms.Map):
@@ -404,6 +417,14 @@ def train_size(config, data_dir) -> int:
   return len(_train_sources(config, data_dir)[0])
 
 
+def match_stride(config) -> int:
+  """Pixels per side of the cells the triplet loss matches (the reference attention's
+  stride), or 0 when the config has no triplet loss."""
+  if float((config.get("loss") or {}).get("triplet", 0.0) or 0.0) <= 0:
+    return 0
+  return 2 ** (int(config.model.get("attention_level", 2)) + 1)
+
+
 def make_train_loader(config, *, data_dir, process_index: int, process_count: int,
                       local_device_count: int):
   """Checkpointable iterator over this process's shard of the train split.
@@ -450,7 +471,8 @@ def make_train_loader(config, *, data_dir, process_index: int, process_count: in
       reference_modes=_reference_shares(config), recolor_prob=data.get("recolor_prob", 0.0),
       region_points=data.get("region_points", False),
       points_on_paper=data.get("points_on_paper", False), sources=source,
-      groups={i: g for i, g in groups.items() if g is not None})
+      groups={i: g for i, g in groups.items() if g is not None},
+      match_stride=match_stride(config))
   batch = int(local_device_count) * int(config.per_device_batch_size)
   worker_count = int(data.get("num_workers", 0) or 0)
   if worker_count and not flags.FLAGS.is_parsed():

@@ -109,7 +109,7 @@ class _ReferenceBody(nn.Module):
   head_dim: int
 
   @nn.compact
-  def __call__(self, x, reference):
+  def __call__(self, x, reference, with_match: bool = False):
     w, g, dt, level = self.widths, self.norm_groups, self.dtype, self.attention_level
     skips, sketch_feats, ref_feats = [], [], []
     h, r = x.astype(dt), reference.astype(dt)
@@ -125,9 +125,10 @@ class _ReferenceBody(nn.Module):
     stride = 2 ** (level + 1)
     ref_colour = avg_pool(reference.astype(dt), stride)
     ref_values = jnp.concatenate([ref_feats[-1], ref_colour], axis=-1)
-    found, colors = ReferenceAttention(self.heads, self.head_dim, w[level], dt,
-                                       name="attention")(
-        describe(sketch_feats), describe(ref_feats), ref_values, ref_colors=ref_colour)
+    found, colors, *match = ReferenceAttention(self.heads, self.head_dim, w[level], dt,
+                                               name="attention")(
+        describe(sketch_feats), describe(ref_feats), ref_values, ref_colors=ref_colour,
+        with_match=with_match)
     h = ResidualBlock(w[level], g, None, dt, name="fuse")(
         jnp.concatenate([sketch_feats[-1], found], axis=-1))
     skips = sketch_feats[:-1] + [h]
@@ -140,9 +141,10 @@ class _ReferenceBody(nn.Module):
     # and an unsure match (a spread of weights) still brings the reference's own colours.
     b, hx, wx = x.shape[:3]
     colors = jax.image.resize(colors, (b, hx, wx, colors.shape[-1]), "bilinear")
-    return _palette_decoder(skips, x, widths=w, norm_groups=g, noise=self.noise,
-                            noise_mode=self.noise_mode, dtype=dt, input_skip=self.input_skip,
-                            out_extra=colors)
+    out = _palette_decoder(skips, x, widths=w, norm_groups=g, noise=self.noise,
+                           noise_mode=self.noise_mode, dtype=dt, input_skip=self.input_skip,
+                           out_extra=colors)
+    return (out, *match) if with_match else out
 
 
 def _no_reference(reference, family):
@@ -303,7 +305,9 @@ class ReferenceUNet(_Strided, nn.Module):
 
   @nn.compact
   def __call__(self, x, reference=None, *, train: bool = False, noise_mode: str = "random",
-               with_guides: bool = False):
+               with_guides: bool = False, with_match: bool = False):
+    """`with_guides` returns (output, guides): guides are {} or, `with_match`, the
+    attention's queries and keys (see `ReferenceAttention`)."""
     del train
     if reference is None:
       raise ValueError("the reference generator needs a reference image (grey for none)")
@@ -315,5 +319,7 @@ class ReferenceUNet(_Strided, nn.Module):
     body = _standardized(_ReferenceBody, self.weight_standardization)
     out = body(tuple(self.widths), self.norm_groups, self.noise, noise_mode, self.dtype,
                self.input_skip, self.attention_level, self.heads, self.head_dim,
-               name="body")(x, reference)
-    return (out, {}) if with_guides else out
+               name="body")(x, reference, with_match=with_guides and with_match)
+    if not with_guides:
+      return out
+    return out if with_match else (out, {})

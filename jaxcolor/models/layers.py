@@ -351,6 +351,8 @@ class ReferenceAttention(nn.Module):
 
   With `ref_colors` (B, Hr, Wr, C) it also returns the colours it found: per sketch
   position the attention-weighted reference colour, averaged over heads (B, H, W, C).
+  With `with_match` it returns last {"query": (B, H*W, heads, d), "key": (B, Hr*Wr,
+  heads, d)}, what the triplet loss (`losses.triplet`) trains.
   """
   heads: int
   head_dim: int
@@ -358,7 +360,8 @@ class ReferenceAttention(nn.Module):
   dtype: Dtype = jnp.float32
 
   @nn.compact
-  def __call__(self, sketch_feat, ref_feat, ref_values, key_mask=None, ref_colors=None):
+  def __call__(self, sketch_feat, ref_feat, ref_values, key_mask=None, ref_colors=None,
+               with_match: bool = False):
     b, h, w, _ = sketch_feat.shape
     hr, wr = ref_feat.shape[1:3]
     dense = lambda n, name: nn.Dense(n, dtype=self.dtype, param_dtype=jnp.float32, name=name)
@@ -374,12 +377,16 @@ class ReferenceAttention(nn.Module):
       colors = jnp.broadcast_to(ref_colors.reshape(b, hr * wr, 1, -1).astype(v.dtype),
                                 (b, hr * wr, self.heads, ref_colors.shape[-1]))
       v = jnp.concatenate([v, colors], axis=-1)
-    out = attend(split(q, h * w), split(k, hr * wr), v, mask)
+    q, k = split(q, h * w), split(k, hr * wr)
+    out = attend(q, k, v, mask)
     found = out[..., :self.head_dim].reshape(b, h, w, self.heads * self.head_dim)
     found = dense(self.features, "out")(found.astype(self.dtype))
-    if ref_colors is None:
-      return found
-    return found, out[..., self.head_dim:].mean(axis=2).reshape(b, h, w, -1)
+    results = (found,)
+    if ref_colors is not None:
+      results += (out[..., self.head_dim:].mean(axis=2).reshape(b, h, w, -1),)
+    if with_match:
+      results += ({"query": q, "key": k},)
+    return results if len(results) > 1 else found
 
 
 def avg_pool(x: jax.Array, factor: int) -> jax.Array:
