@@ -72,8 +72,14 @@ def test_mixed_batches_are_reproducible_and_resume_exactly(data_dir):
   got = next(c)
   for k in expected:
     np.testing.assert_array_equal(got[k], expected[k])
-  assert set(expected) == {"sketch", "image", "reference", "hint", "points"}
+  # The reference family's configs train SCFT's triplet loss: each example says which
+  # sketch cell each reference cell shows (-1: none known, as for other drawings).
+  assert set(expected) == {"sketch", "image", "reference", "hint", "points", "match"}
   assert expected["hint"].shape == expected["image"].shape  # the reference image itself
+  cells = (config.image_size // pipeline.match_stride(config)) ** 2
+  match = expected["match"]
+  assert match.shape == expected["image"].shape[:2] + (cells,) and match.dtype == np.int32
+  assert (match >= -1).all() and (match < cells).all()
 
 
 def test_same_character_partner_shares_character_and_colours(data_dir):
