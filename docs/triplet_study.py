@@ -32,24 +32,17 @@ from jaxcolor import infer
 from jaxcolor import models
 from jaxcolor.data import augment
 from jaxcolor.data import builders
+from jaxcolor.data import images
 
 BATCH = 8
-
-
-def _square(img, size, resample=Image.Resampling.BILINEAR):
-  img = np.asarray(img)
-  h, w = img.shape[:2]
-  s = min(h, w)
-  top, left = (h - s) // 2, (w - s) // 2
-  crop = Image.fromarray(img[top:top + s, left:left + s])
-  return np.asarray(crop.resize((size, size), resample))
 
 
 def character_set(data_dir, num, size):
   source = builders.load_split("dicebear_characters", "style", data_dir)
   picks = np.linspace(0, len(source) - 1, num).round().astype(int)
-  return [(_square(source[int(i)]["sketch"][..., 0], size), _square(source[int(i)]["image"],
-                                                                     size)) for i in picks]
+  square = lambda img: images.center_square(np.asarray(img), size)
+  return [(square(source[int(i)]["sketch"][..., 0]), square(source[int(i)]["image"]))
+          for i in picks]
 
 
 def drawing_set(data_dir, num, size):
@@ -58,7 +51,8 @@ def drawing_set(data_dir, num, size):
   for k in np.linspace(0, len(files) - 1, num).round().astype(int):
     pair = np.asarray(Image.open(files[k]).convert("RGB"))
     r = pair.shape[0]
-    out.append((_square(infer.load_sketch(pair[:, r:]), size), _square(pair[:, :r], size)))
+    out.append((images.center_square(infer.load_sketch(pair[:, r:]), size),
+                images.center_square(pair[:, :r], size)))
   return out
 
 

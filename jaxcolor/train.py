@@ -133,6 +133,11 @@ def pool_query(images, count, items, key):
   return images, count, jnp.stack(outs).astype(items.dtype)
 
 
+def triplet_weight(config) -> float:
+  """config.loss.triplet; 0 for configs written before the loss existed."""
+  return float(config.loss.get("triplet", 0.0) or 0.0)
+
+
 def train_step(state: TrainState, batch, vgg_params, key, *, config, gen, disc, tx_g, tx_d):
   """One GAN step on one device's batch (inside `jax.pmap(axis_name=devices.AXIS)`).
 
@@ -149,7 +154,7 @@ def train_step(state: TrainState, batch, vgg_params, key, *, config, gen, disc, 
   x = models.generator_input(m.hint, batch["sketch"], batch["hint"], batch.get("points"))
   reference = models.generator_reference(m.hint, batch["hint"])
   real = batch["image"]
-  triplet = float(l.get("triplet", 0.0) or 0.0)
+  triplet = triplet_weight(config)
   # Asked for only when trained: a step without the triplet loss stays the step it was.
   match_kw = {"with_match": True} if triplet > 0 else {}
 
@@ -337,7 +342,7 @@ def load_vgg_params(config):
 
 def check_config(config):
   models.check_family(config.model)
-  if float(config.loss.get("triplet", 0.0) or 0.0) > 0 and config.model.family != "reference":
+  if triplet_weight(config) > 0 and config.model.family != "reference":
     raise UserError(f"config.loss.triplet trains the reference family's attention; the "
                     f"{config.model.family} family has none (set it to 0)")
   if config.image_size % models.model_stride(config.model):
