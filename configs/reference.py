@@ -29,6 +29,9 @@ def get_config():
   m.attention_heads = 4
   m.attention_head_dim = 64
   m.reference_side = 256  # inference: the long side a user's reference is seen at
+  # Inference: larger sketches are coloured at this long side (1.5x the training crops, the
+  # ratio measured for the CPU starter; not measured at this size).
+  m.work_side = 384
 
   l = c.loss
   # SCFT's similarity-based triplet loss on the attention (weight; 0 = off) and its margin

@@ -28,6 +28,7 @@ def get_config():
   m.disc_widths = (32, 64, 128, 256)
   m.points = True
   m.input_skip = True
+  m.work_side = 192  # inference: see configs/reference_starter.py
 
   l = c.loss
   l.feature_layers = ("relu1_2",)

@@ -182,8 +182,10 @@ def add_colorize_arguments(parser):
   parser.add_argument("--variations", type=int, default=1, metavar="K",
                       help="write K versions per sketch, seeds S..S+K-1 (suffix _v0.._vK-1)")
   parser.add_argument("--size", type=int, default=None, metavar="N",
-                      help="long side to colorize at (default: the sketch's own, "
-                           f"at most {defaults.MAX_SIDE})")
+                      help="long side the model colours at (default: the sketch's own, "
+                           "at most the model's working side, 192 px for the bundled "
+                           f"models, and {defaults.MAX_SIDE}); a result smaller than the "
+                           "sketch comes back under the sketch's own lines")
   parser.add_argument("--cleanup", action="store_true", help="sharpen faint sketches first")
   parser.add_argument("--flat", action="store_true",
                       help="flat colours: one colour per closed region of the sketch (the "

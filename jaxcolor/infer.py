@@ -9,9 +9,10 @@ Without --checkpoint (or --model) the default model that ships with jaxcolor col
   jaxcolor palette IMAGE [--kind palette|histogram] [--k 9] [--lab] [--out swatch.png]
 
 Any sketch size works: the sketch is resized to the working size (its own size up to
-`max_side`, or `size` on the long side), padded with white paper to a multiple of the
-generator's stride, and the output is cropped and resized back to the sketch's size.
-Each padded shape compiles once per Colorizer.
+the model's `work_side` and `max_side`, or `size` on the long side) and padded with white
+paper to a multiple of the generator's stride; the output is cropped, and a result
+smaller than the sketch comes back under the sketch's own lines and regions
+(`paint.upscale`). Each padded shape compiles once per Colorizer.
 """
 
 import os
@@ -35,6 +36,7 @@ from jaxcolor.errors import ImageError, UserError
 from jaxcolor.paint import flats as flats_lib
 from jaxcolor.paint import layers as layers_lib
 from jaxcolor.paint import regions as regions_lib
+from jaxcolor.paint import upscale
 
 DEFAULT_MAX_SIDE = defaults.MAX_SIDE
 OUTPUT_SUFFIX = "_color"
@@ -111,14 +113,16 @@ def check_hint_source(reference=None, palette=None, hint=None, points=None, kind
   return given[0]
 
 
-def working_size(h, w, size=None, max_side=DEFAULT_MAX_SIDE):
+def working_size(h, w, size=None, max_side=DEFAULT_MAX_SIDE, work_side=0):
   """(height, width) the generator sees, before padding to its stride.
 
-  size None keeps (h, w) when both fit in max_side, else scales the long side down to it;
-  an int scales the long side to `size` (up or down). Aspect ratio is kept.
+  size None keeps (h, w) when the long side fits in max_side and in work_side (the
+  model's working size; 0: none), else scales the long side down to the smaller; an int
+  scales the long side to `size` (up or down). Aspect ratio is kept.
   """
   long_side = max(h, w)
-  target = int(size) if size else min(long_side, int(max_side))
+  limit = min(int(max_side), int(work_side)) if work_side else int(max_side)
+  target = int(size) if size else min(long_side, limit)
   if target == long_side:
     return h, w
   scale = target / long_side
@@ -168,6 +172,10 @@ class Colorizer:
     self.step = step
     self.source = source
     self.max_side = int(max_side)
+    # Sketches larger than this are coloured at this long side, then brought back under
+    # their own lines (`paint.upscale`): the model's parts go astray far above the scale
+    # it learnt at (README, "Large sketches"). 0: at the sketch's own size.
+    self.work_side = int(config.model.get("work_side", 0) or 0)
     self.has_noise = (config.model.family in ("palette", "reference")
                       and bool(config.model.get("noise", False)))
     self.takes_points = models.uses_points(config.model)
@@ -340,14 +348,25 @@ class Colorizer:
     cost it PSNR outside the dotted regions (README, "Colour points").
     """
     h, w = sketch_uint8.shape
-    wh, ww = working_size(h, w, size, self.max_side)
-    work = sketch_uint8
-    if (wh, ww) != (h, w):
-      work = np.asarray(Image.fromarray(sketch_uint8, "L").resize((ww, wh),
-                                                                  Image.Resampling.LANCZOS))
+    # The canvas: the sketch, scaled down to max_side. The model may see it smaller still
+    # (its work_side, or --size); then the colours come back under the canvas's own lines
+    # and the dots fill its own regions. Only a canvas smaller than the sketch (above
+    # max_side) is enlarged plainly at the end: sizes up to max_side keep their lines.
+    ch, cw = working_size(h, w, None, self.max_side)
+    wh, ww = working_size(h, w, size, self.max_side, self.work_side)
+    up = wh * ww < ch * cw
+    if not up:
+      ch, cw = wh, ww
+    def resized(hw):
+      if hw == (h, w):
+        return sketch_uint8
+      return np.asarray(Image.fromarray(sketch_uint8, "L").resize(hw[::-1],
+                                                                 Image.Resampling.LANCZOS))
+    work, canvas = resized((wh, ww)), resized((ch, cw))
     x = color.to_float(work)[None, ..., None]
     hint = color.to_float(hint_uint8)[None]
-    regions = regions_lib.segment(work)
+    work_regions = regions_lib.segment(work)
+    regions = regions_lib.segment(canvas) if up else work_regions
     fill = points is not None and self.dots == "fill" and regions.usable
     planes = None
     if points is not None and (points_alone or not fill):
@@ -356,11 +375,14 @@ class Colorizer:
     outs = []
     for seed in seeds:
       rgb = color.to_uint8(self.colorize_batch(x, hint, seed, planes)[0])
-      rgb = clean_result(rgb, work, regions, ww + -ww % self.stride)
+      rgb = clean_result(rgb, work, work_regions, ww + -ww % self.stride)
+      if up:
+        rgb = upscale.under_lines(rgb, work, canvas, regions.labels)
+        rgb = flats_lib.clean_paper(rgb, canvas, regions)
       if fill:
         rgb = flats_lib.fill_dots(rgb, regions, dots)
       img = Image.fromarray(rgb, "RGB")
-      if (wh, ww) != (h, w):
+      if img.size != (w, h):
         img = img.resize((w, h), Image.Resampling.LANCZOS)
       outs.append(img)
     return outs

@@ -93,6 +93,39 @@ def test_working_size():
   assert infer.working_size(3000, 1500) == (1024, 512)
   assert infer.working_size(3000, 1500, max_side=2000) == (2000, 1000)
   assert infer.working_size(100, 50, size=64) == (64, 32)
+  # A model's working side caps the default, not an explicit size, and never enlarges.
+  assert infer.working_size(1024, 512, work_side=192) == (192, 96)
+  assert infer.working_size(150, 100, work_side=192) == (150, 100)
+  assert infer.working_size(1024, 512, size=512, work_side=192) == (512, 256)
+  assert infer.working_size(3000, 1500, max_side=128, work_side=192) == (128, 64)
+
+
+def test_a_large_sketch_is_coloured_at_the_work_side_under_its_own_lines(config, monkeypatch):
+  cfg = config.copy_and_resolve_references()
+  cfg.model.work_side = 64
+  small = infer.Colorizer(cfg, random_params(cfg.model, noise_weight=0.5))
+  seen = []
+  forward = small.colorize_batch
+  monkeypatch.setattr(small, "colorize_batch",
+                      lambda x, *a, **k: seen.append(x.shape) or forward(x, *a, **k))
+  sketch = np.full((256, 192), 255, np.uint8)
+  sketch[40:216, 40] = sketch[40:216, 150] = sketch[40, 40:151] = sketch[215, 40:151] = 0
+  sketch[120, 40:151] = 0
+  out = np.asarray(small(sketch, reference=make_reference()))
+  assert seen == [(1, 64, 48, 1)]
+  assert out.shape == (256, 192, 3)
+  # The lines are the large sketch's, one pixel wide and black, not a blurred enlargement.
+  np.testing.assert_array_equal(out[sketch == 0], 0)
+  assert (out[60:100, 60:130] > 0).all()
+  # Above max_side the lines come back on a max_side canvas, then plainly enlarged: the
+  # cost of the region split stays that of a max_side picture.
+  small.max_side = 128
+  calls = []
+  under_lines = infer.upscale.under_lines
+  monkeypatch.setattr(infer.upscale, "under_lines",
+                      lambda *a: calls.append(a[2].shape) or under_lines(*a))
+  assert small(sketch, reference=make_reference()).size == (192, 256)
+  assert seen[-1] == (1, 64, 48, 1) and calls == [(128, 96)]
 
 
 def test_sketch_forms(colorizer, tmp_path):
