@@ -142,6 +142,9 @@ def main():
                            "'default' as Colorizer does without --size, 'N+enlarge' at N "
                            "and the result enlarged (the way before paint.upscale)")
   parser.add_argument("--sketch", default="lineart", choices=("lineart", "filter"))
+  parser.add_argument("--reference-side", type=int, default=0,
+                      help="reference family: the long side references are seen at "
+                           "(default: the model's config)")
   parser.add_argument("--model", default="reference")
   parser.add_argument("--json", default=None)
   parser.add_argument("--figure", default=None,
@@ -149,6 +152,8 @@ def main():
                            "side into this PNG")
   args = parser.parse_args()
   colorizer = infer.Colorizer.from_checkpoint(model=args.model)
+  if args.reference_side:
+    colorizer.config.model.reference_side = args.reference_side
   sides = [int(s) for s in args.sides.split(",")]
   works = args.works.split(",")
   rows = {f"{s}@{w}": [] for s in sides for w in works}
@@ -179,7 +184,9 @@ def main():
                   for k, v in rows.items()}, flush=True)
   report = {"split": args.split, "model": args.model, "asked": args.num,
             "scored": {k: len(v) for k, v in rows.items()},
-            "sketch": args.sketch, "work_side": colorizer.work_side, "rows": {
+            "sketch": args.sketch, "work_side": colorizer.work_side,
+            "reference_side": colorizer.reference_side if args.model != "palette" else None,
+            "rows": {
       k: {m: float(np.nanmean([r[m] for r in v])) for m in ("psnr", "ssim", "part_accuracy")}
       | {"seconds_per_drawing": seconds[k] / max(len(v), 1)} for k, v in rows.items()}}
   print(json.dumps(report, indent=1))

@@ -355,6 +355,24 @@ def test_exact_sizes_and_downscaled_sketches(colorizer):
     assert (r.json()["width"], r.json()["height"]) == (300, 150)
 
 
+def test_a_model_with_a_work_side_keeps_the_sketchs_lines_on_the_page(colorizer):
+  """The page goes through Colorizer's small working size too: lines come back sharp."""
+  config = copy.deepcopy(colorizer.config)
+  with config.unlocked():
+    config.model.work_side = 64
+  small = infer.Colorizer(config, colorizer.params, step=colorizer.step)
+  sketch = make_sketch(150, 200, seed=9)
+  with TestClient(serve.make_app(small)) as c:
+    got = ok_images(post(c, png(sketch), palette=PALETTE))[0]
+  assert got.shape == (150, 200, 3)
+  ink = sketch[..., 0] == 0
+  assert ink.sum() > 300
+  np.testing.assert_array_equal(got[ink], 0)
+  with TestClient(serve.make_app(small, buckets=False)) as c:
+    got = ok_images(post(c, png(sketch), palette=PALETTE))[0]
+  np.testing.assert_array_equal(got, np.asarray(small(sketch, palette=PALETTE)))
+
+
 # --------------------------------------------------------------------------- bad input
 
 

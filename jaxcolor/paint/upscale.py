@@ -9,8 +9,8 @@ size and `under_lines` brings the colours back to the sketch's size:
    small pixel's colour is divided by its sketch's lightness, and trusted only as far as
    it is paper (a pixel that is mostly line holds the line's darkness, not a colour).
 2. Each pixel of the large sketch averages the trusted small pixels around it (a 4x4
-   tent) that lie wholly in its own closed region of the large sketch (`paint.regions`): the
-   colours stop at the sketch's lines instead of bleeding a small pixel's width over
+   tent) that lie wholly in its own closed region of the large sketch (`paint.regions`):
+   the colours stop at the sketch's lines instead of bleeding a small pixel's width over
    them. A pixel with no such neighbour takes its region's mean; a region narrower than
    a small pixel takes the plain tent average.
 3. The large sketch's lines are multiplied over, so they stay sharp and exactly as drawn.
