@@ -142,6 +142,9 @@ def main():
                            "'default' as Colorizer does without --size, 'N+enlarge' at N "
                            "and the result enlarged (the way before paint.upscale)")
   parser.add_argument("--sketch", default="lineart", choices=("lineart", "filter"))
+  parser.add_argument("--paper", type=int, default=255,
+                      help="the sketch's paper level: below 255 the whole sketch is scaled "
+                           "by PAPER/255, as a scan on grey paper or a tool's off-white")
   parser.add_argument("--reference-side", type=int, default=0,
                       help="reference family: the long side references are seen at "
                            "(default: the model's config)")
@@ -170,6 +173,9 @@ def main():
       if drawn is None:
         continue
       sketch, reference, target, parts = drawn
+      if args.paper < 255:
+        sketch = np.rint(sketch.astype(np.float32) * (args.paper / 255.0)).astype(np.uint8)
+      sketch = infer.load_sketch(sketch)  # as a user's file is read
       hint = colorizer.hint_colors(reference=reference)
       for w in works:
         t0 = time.perf_counter()
@@ -184,7 +190,7 @@ def main():
                   for k, v in rows.items()}, flush=True)
   report = {"split": args.split, "model": args.model, "asked": args.num,
             "scored": {k: len(v) for k, v in rows.items()},
-            "sketch": args.sketch, "work_side": colorizer.work_side,
+            "sketch": args.sketch, "paper": args.paper, "work_side": colorizer.work_side,
             "reference_side": colorizer.reference_side if args.model != "palette" else None,
             "rows": {
       k: {m: float(np.nanmean([r[m] for r in v])) for m in ("psnr", "ssim", "part_accuracy")}

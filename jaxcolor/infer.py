@@ -58,14 +58,15 @@ def load_sketch(image, cleanup=False):
   """A sketch as users have it -> uint8 (H, W), white paper, dark lines.
 
   Colour and alpha are flattened onto white; white-on-black line art is inverted
-  (`sketch.normalize_sketch`); `cleanup` sharpens faint lines (`sketch.cleanup_sketch`).
+  (`sketch.normalize_sketch`) and grey paper made white (`sketch.whiten_paper`);
+  `cleanup` sharpens faint lines (`sketch.cleanup_sketch`).
   """
   rgb = to_rgb(image)
   if np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 0], rgb[..., 2]):
     gray = rgb[..., 0].copy()
   else:
     gray = np.asarray(Image.fromarray(rgb, "RGB").convert("L"), np.uint8)
-  gray = sketch_lib.normalize_sketch(gray)
+  gray = sketch_lib.whiten_paper(sketch_lib.normalize_sketch(gray))
   if cleanup:
     gray = sketch_lib.cleanup_sketch(gray)
   return gray

@@ -139,6 +139,9 @@ def test_sketch_forms(colorizer, tmp_path):
   np.testing.assert_array_equal(infer.load_sketch(255 - sketch), sketch)
   rgb = np.repeat(sketch[..., None], 3, axis=-1)
   np.testing.assert_array_equal(infer.load_sketch(rgb), sketch)
+  # A scan on grey paper is read with white paper, as the sketch on white.
+  grey = np.rint(sketch * (210 / 255)).astype(np.uint8)
+  assert np.abs(infer.load_sketch(grey).astype(int) - sketch).max() <= 1
   path = tmp_path / "s.png"
   Image.fromarray(rgba, "RGBA").save(path)
   expected = np.asarray(colorizer(sketch, reference=ref))

@@ -75,6 +75,21 @@ def test_cleanup_sketch():
   assert binary[16, 15] == 0 and binary[16, 2] == 255
 
 
+def test_whiten_paper_makes_grey_paper_white_and_leaves_white_paper_alone():
+  white = np.full((40, 40), 255, np.uint8)
+  white[20, 5:35] = 0
+  white[10, 5:35] = 128
+  np.testing.assert_array_equal(sketch.whiten_paper(white), white)
+  grey = np.rint(white * (200 / 255)).astype(np.uint8)  # a scan on grey paper
+  fixed = sketch.whiten_paper(grey)
+  assert fixed[0, 0] == 255 and fixed[20, 10] == 0
+  assert abs(int(fixed[10, 10]) - 128) <= 1  # lines keep their darkness against the paper
+  almost = np.where(white == 255, 252, white).astype(np.uint8)  # near-white: as it is
+  np.testing.assert_array_equal(sketch.whiten_paper(almost), almost)
+  dark = np.full((40, 40), 90, np.uint8)  # not paper: a photo or a filled shape
+  np.testing.assert_array_equal(sketch.whiten_paper(dark), dark)
+
+
 def test_normalize_sketch():
   white_on_black = np.zeros((40, 40), np.uint8)
   white_on_black[20, 5:35] = 255
