@@ -27,6 +27,10 @@ from jaxcolor import metrics
 from jaxcolor import sketch as sketch_lib
 from jaxcolor.data import characters
 
+# Scores are taken at most this size (SSIM at 1024 px costs seconds per picture); the
+# result, its target and parts are shrunk alike, the parts by nearest neighbour.
+SCORE_SIDE = 512
+
 
 def heldout_characters(split, num):
   """The first `num` character indices of `split`, in the dataset's order."""
@@ -50,11 +54,6 @@ def drawing_pair(index, side, seed=0, sketch="lineart"):
   if line is None or sketch == "filter":
     line = sketch_lib.sketch_from_color(first["image"], np.random.default_rng([seed, index]))
   return line, other["image"], first["image"], first["parts"]
-
-
-# Scores are taken at most this size (SSIM at 1024 px costs seconds per picture); the
-# result, its target and parts are shrunk alike, the parts by nearest neighbour.
-SCORE_SIDE = 512
 
 
 def heldout_drawings(num, cache):
