@@ -356,14 +356,13 @@ class Colorizer:
     ch, cw = working_size(h, w, None, self.max_side)
     wh, ww = working_size(h, w, size, self.max_side, self.work_side)
     up = wh * ww < ch * cw
-    if not up:
-      ch, cw = wh, ww
     def resized(hw):
       if hw == (h, w):
         return sketch_uint8
       return np.asarray(Image.fromarray(sketch_uint8, "L").resize(hw[::-1],
                                                                  Image.Resampling.LANCZOS))
-    work, canvas = resized((wh, ww)), resized((ch, cw))
+    work = resized((wh, ww))
+    canvas = resized((ch, cw)) if up else work
     x = color.to_float(work)[None, ..., None]
     hint = color.to_float(hint_uint8)[None]
     work_regions = regions_lib.segment(work)
