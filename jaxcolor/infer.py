@@ -30,6 +30,7 @@ from jaxcolor import color
 from jaxcolor import defaults
 from jaxcolor import hints
 from jaxcolor import models
+from jaxcolor import programs
 from jaxcolor import sketch as sketch_lib
 from jaxcolor.data import images
 from jaxcolor.errors import ImageError, UserError
@@ -295,15 +296,39 @@ class Colorizer:
             jax.ShapeDtypeStruct(hint_shape, jnp.float32), points_shape]
     if random:
       args.append(jax.random.key(0))
+    where = programs.folder()
+    name = where and programs.key(
+        self.config.model.to_json(), jax.tree.map(lambda a: (a.shape, str(a.dtype)), self.params),
+        key, self.takes_points, jax.tree.structure(args))
+    kept = programs.load(where, name)
+    if kept is None:
+      fn = programs.compile_and_keep(self._lowered(forward, args), where, name)
+      self._compiled[key] = fn
+      return fn
+
+    def first_call(*call_args):
+      try:
+        out = jax.block_until_ready(kept(*call_args))
+      except (jax.errors.JaxRuntimeError, TypeError, ValueError):
+        # A kept program that does not run here (another build wrote it, or the file is
+        # damaged): forgotten, and this one traced and compiled as if it had never been.
+        programs.forget(where, name)
+        fn = programs.compile_and_keep(self._lowered(forward, args), where, name)
+        self._compiled[key] = fn
+        return fn(*call_args)
+      self._compiled[key] = kept
+      return out
+
+    self._compiled[key] = first_call
+    return first_call
+
+  def _lowered(self, forward, args):
     try:
-      lowered = jax.jit(forward).lower(*args)
+      return jax.jit(forward).lower(*args)
     except flax.errors.FlaxError as e:  # parameters saved for another model
       what = f"checkpoint {self.source} does" if self.source else "the parameters do"
       raise ParamsMismatch(f"{what} not fit the {self.config.model.family} generator of its "
                            f"config: {str(e).split(' (https://')[0][:300]}") from e
-    fn = lowered.compile()
-    self._compiled[key] = fn
-    return fn
 
   def colorize_batch(self, sketch, hint, seed=None, points=None):
     """Float forward pass: sketch (B, H, W, 1), hint (B, ...) in [-1, 1] -> (B, H, W, 3).

@@ -1,7 +1,7 @@
 """The `jaxcolor` command on the trained micro model (configs/micro.py).
 
 In subprocesses where a fresh process is the point (help without JAX, the
-compile cache across commands, SIGTERM, one full colorize round trip); the
+compile cache and kept programs across commands, SIGTERM, one full colorize round trip); the
 rest in-process through `cli.main`, which is what the command runs.
 """
 
@@ -15,6 +15,7 @@ import pytest
 from PIL import Image
 
 from conftest import ROOT
+from jaxcolor import programs
 
 
 def jaxcolor(*args, cwd=None, **env_vars):
@@ -121,18 +122,20 @@ def test_colorize_round_trip_keeps_odd_size(trained_run, inputs, tmp_path):
   assert not np.array_equal(v0, v1)  # seeded noise injection gives distinct variations
 
 
-def test_a_rerun_loads_the_compiled_generator_from_the_compile_cache(trained_run, inputs,
-                                                                   tmp_path):
+def test_a_rerun_loads_the_compiled_generator_without_tracing_it(trained_run, inputs, tmp_path):
   workdir, _ = trained_run
   cache = tmp_path / "cache"
-  # conftest stores every program (minimum compile time 0); JAX_LOG_COMPILES logs hits.
+  # JAX_LOG_COMPILES logs every trace and compile of the forward pass.
   env = {"JAXCOLOR_COMPILE_CACHE": str(cache), "JAX_LOG_COMPILES": "1"}
-  hit = "Persistent compilation cache hit for 'jit_forward'"
+  traced = "Finished tracing forward for jit"
   runs = [jaxcolor("colorize", inputs / "odd.png", "--palette", "#336699", "--checkpoint",
                    workdir, "--out", tmp_path / f"out{i}", **env) for i in range(2)]
   assert all(r.returncode == 0 for r in runs), runs[0].stderr[-3000:]
   assert any(p.name.startswith("jit_forward-") for p in cache.iterdir())
-  assert hit not in runs[0].stderr and hit in runs[1].stderr
+  assert len(list((cache / programs.SUBFOLDER).glob("*" + programs.SUFFIX))) == 1
+  # The second command neither traces nor compiles the generator: it loads the kept program.
+  assert traced in runs[0].stderr and "jit(forward)" in runs[0].stderr
+  assert traced not in runs[1].stderr and "jit(forward)" not in runs[1].stderr
   first, second = (np.asarray(Image.open(tmp_path / f"out{i}" / "odd_color.png"))
                    for i in range(2))
   np.testing.assert_array_equal(first, second)
