@@ -116,9 +116,8 @@ def forget(where, name):
       pass
 
 
-def compile_and_keep(lowered, where, name):
-  """`lowered.compile()`; the executable is also written under `name` when XLA compiled
-  it here (not when JAX's persistent cache served it) and `where` is writable."""
+def compile_noting_hits(lowered):
+  """(`lowered.compile()`, whether JAX's persistent cache served it rather than XLA)."""
   import jax  # pylint: disable=g-import-not-at-top
   hits = []
 
@@ -131,7 +130,14 @@ def compile_and_keep(lowered, where, name):
     compiled = lowered.compile()
   finally:
     jax.monitoring.unregister_event_listener(listener)
-  if where and not hits:
+  return compiled, bool(hits)
+
+
+def compile_and_keep(lowered, where, name):
+  """`lowered.compile()`; the executable is also written under `name` when XLA compiled
+  it here (not when JAX's persistent cache served it) and `where` is writable."""
+  compiled, served = compile_noting_hits(lowered)
+  if where and not served:
     _write(compiled, where, name)
   return compiled
 
