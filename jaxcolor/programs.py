@@ -1,8 +1,8 @@
 """Compiled programs kept on disk, so that a later command skips tracing the model.
 
 JAX's persistent compilation cache (`host.use_compile_cache`) saves the compiling, but a
-command still traces and lowers the generator to find its entry: 1.5 s of a 6 s
-`jaxcolor colorize` on the 2-core CPU (README, "Compile cache"). Here the compiled
+command still traces and lowers the generator to find its entry, then loads it: about 2 s
+of an 8 s `jaxcolor colorize` on the 2-core CPU (README, "Compile cache"). Here the compiled
 executable itself is kept under a key made of everything that decides it, and loaded
 without tracing:
 

@@ -1,8 +1,9 @@
 """The `jaxcolor` command on the trained micro model (configs/micro.py).
 
 In subprocesses where a fresh process is the point (help without JAX, the
-compile cache and kept programs across commands, SIGTERM, one full colorize round trip); the
-rest in-process through `cli.main`, which is what the command runs.
+compile cache and kept programs across commands, SIGTERM, one full colorize
+round trip); the rest in-process through `cli.main`, which is what the command
+runs.
 """
 
 import json
