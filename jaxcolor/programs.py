@@ -18,7 +18,8 @@ executable compiled for one CPU may not run on another), and what the caller add
 model's config, its parameter shapes, the input shapes). A program is written only when
 XLA compiled it in this process: one that JAX's cache served cannot be serialized again
 (XLA:CPU drops its code; it fails when run). Files that cannot be read, loaded or run are
-deleted and compiled again; a command never fails for this folder.
+deleted and compiled again; a command never fails for this folder. At most `MAX_KEPT`
+programs stay, the least recently used deleted first.
 """
 
 import hashlib
@@ -31,6 +32,10 @@ import tempfile
 
 SUBFOLDER = "jaxcolor-programs"
 SUFFIX = ".program"
+# Programs kept at most (2-3 MB each for the bundled models); the least recently used go
+# first. Every edit of the package makes new keys, so without a bound a developer's folder
+# would grow by a program per shape per edit.
+MAX_KEPT = 48
 _CACHE_HIT_EVENT = "/jax/compilation_cache/cache_hits"
 _PACKAGE = pathlib.Path(__file__).resolve().parent
 
@@ -100,11 +105,16 @@ def load(where, name):
   from jax.experimental import serialize_executable  # pylint: disable=g-import-not-at-top
   try:
     payload, in_tree, out_tree = pickle.loads(blob)
-    return serialize_executable.deserialize_and_load(payload, in_tree, out_tree)
+    program = serialize_executable.deserialize_and_load(payload, in_tree, out_tree)
   except Exception:  # pylint: disable=broad-except
     # Written by another jaxcolor or jaxlib, or cut short: compile it again.
     forget(where, name)
     return None
+  try:
+    os.utime(path)  # recently used: the last to be pruned
+  except OSError:
+    pass
+  return program
 
 
 def forget(where, name):
@@ -161,5 +171,21 @@ def _write(compiled, where, name):
   except OSError:
     try:
       os.remove(tmp)
+    except OSError:
+      pass
+    return
+  prune(where)
+
+
+def prune(where, keep=MAX_KEPT):
+  """Deletes all but the `keep` most recently used programs in `where`."""
+  try:
+    found = [e for e in os.scandir(where) if e.name.endswith(SUFFIX)]
+    found.sort(key=lambda e: e.stat().st_mtime, reverse=True)
+  except OSError:
+    return
+  for entry in found[keep:]:
+    try:
+      os.remove(entry.path)
     except OSError:
       pass

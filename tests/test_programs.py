@@ -106,3 +106,14 @@ def test_no_folder_when_the_compile_cache_is_off():
   finally:
     jax.config.update("jax_enable_compilation_cache", was)
   assert programs.load(None, "anything") is None
+
+
+def test_only_the_most_recently_used_programs_are_kept(tmp_path):
+  for i, name in enumerate("abcd"):
+    path = tmp_path / (name + programs.SUFFIX)
+    path.write_bytes(b"x")
+    os.utime(path, (1000 + i, 1000 + i))
+  os.utime(tmp_path / ("a" + programs.SUFFIX), (2000, 2000))  # used again lately
+  (tmp_path / "other.file").write_bytes(b"not ours")
+  programs.prune(str(tmp_path), keep=2)
+  assert sorted(p.name for p in tmp_path.iterdir()) == ["a.program", "d.program", "other.file"]
