@@ -13,7 +13,7 @@ without tracing:
     fn = programs.compile_and_keep(jax.jit(f).lower(...), folder, key)
 
 The key holds the source of the whole jaxcolor package (any edit makes new keys), the
-JAX and jaxlib versions, XLA_FLAGS, the device and the CPU's instruction-set flags (an
+JAX, jaxlib and Flax versions, XLA_FLAGS, the device and the CPU's instruction-set flags (an
 executable compiled for one CPU may not run on another), and what the caller adds (the
 model's config, its parameter shapes, the input shapes). A program is written only when
 XLA compiled it in this process: one that JAX's cache served cannot be serialized again
@@ -72,10 +72,13 @@ def _cpu_flags() -> str:
 
 def environment() -> list:
   """What decides an executable besides the program: versions, flags, device, CPU."""
+  import flax  # pylint: disable=g-import-not-at-top
   import jax  # pylint: disable=g-import-not-at-top
   import jaxlib  # pylint: disable=g-import-not-at-top
   device = jax.devices()[0]
-  return [jax.__version__, jaxlib.__version__, sys.version, os.environ.get("XLA_FLAGS", ""),
+  # Flax too: its layers are traced into the program as much as the package's own code.
+  return [jax.__version__, jaxlib.__version__, flax.__version__, sys.version,
+          os.environ.get("XLA_FLAGS", ""),
           device.platform, device.device_kind, jax.device_count(), platform.machine(),
           _cpu_flags(), jax.config.jax_enable_x64, jax.config.jax_default_matmul_precision]
 
