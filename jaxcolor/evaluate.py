@@ -311,7 +311,7 @@ def evaluate_fills(model, batches, *, fills=(False, True), mode="self", vgg_para
   colorizer = as_colorizer(model)
   if vgg_params is not None:
     # On the device once, rather than with every batch.
-    vgg_params = jax.tree.map(jnp.asarray, vgg_params)
+    vgg_params = jax.device_put(vgg_params)
   scores = [_Scores(mode, vgg_params, num_samples, return_outputs) for _ in fills]
   for i, batch in enumerate(batches):
     x, mask = _flatten(batch)

@@ -356,7 +356,7 @@ def make_hed_fn(params: Mapping[str, Any], *, sketch: bool = True,
     dtype: compute dtype.
   """
   model = HED(dtype=dtype)
-  variables = {"params": jax.tree.map(jnp.asarray, dict(params))}
+  variables = {"params": jax.device_put(dict(params))}
 
   @jax.jit
   def forward(variables, rgb):
