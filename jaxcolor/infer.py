@@ -302,11 +302,15 @@ class Colorizer:
     name = where and programs.key(
         self.config.model.to_json(), jax.tree.map(lambda a: (a.shape, str(a.dtype)), self.params),
         key, self.takes_points, jax.tree.structure(args))
-    kept = programs.load(where, name)
-    if kept is None:
+
+    def compiled():
       fn = programs.compile_and_keep(self._lowered(forward, args), where, name)
       self._compiled[key] = fn
       return fn
+
+    kept = programs.load(where, name)
+    if kept is None:
+      return compiled()
 
     def first_call(*call_args):
       try:
@@ -315,9 +319,7 @@ class Colorizer:
         # A kept program that does not run here (another build wrote it, or the file is
         # damaged): forgotten, and this one traced and compiled as if it had never been.
         programs.forget(where, name)
-        fn = programs.compile_and_keep(self._lowered(forward, args), where, name)
-        self._compiled[key] = fn
-        return fn(*call_args)
+        return compiled()(*call_args)
       self._compiled[key] = kept
       return out
 
